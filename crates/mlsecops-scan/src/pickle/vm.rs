@@ -1,0 +1,1005 @@
+//! A symbolic pickle VM for protocols 0–5.
+//!
+//! It executes every opcode the way CPython's `Unpickler` would — stack,
+//! marks, memo, frames — but on symbolic values: it never imports, calls or
+//! builds anything. What it records is every global the stream would import
+//! (`GLOBAL`, `INST`, `STACK_GLOBAL`, including operands fetched from the
+//! memo), every call, and every construct that defeats static analysis
+//! (names computed at load time, extension codes, calls on call results).
+//!
+//! Containers are only materialised in "rich" mode, switched on when the
+//! stream imports joblib's `NumpyArrayWrapper`: joblib writes raw array bytes
+//! *inside* the pickle stream right after that object's `BUILD`, and the VM
+//! must know the array's size to step over them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::globals::{Verdict, classify};
+
+/// Why a stream could not be followed to its `STOP`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PickleError {
+    /// Offset of the opcode that failed, from the start of the buffer.
+    pub offset: u64,
+    pub message: String,
+}
+
+/// One distinct global the stream imports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalUse {
+    pub module: String,
+    pub name: String,
+    pub verdict: Verdict,
+    /// Offset of the first opcode that imports it.
+    pub offset: u64,
+    /// How many opcodes import it.
+    pub count: u64,
+    /// Imported through `STACK_GLOBAL` / `INST` / `GLOBAL`.
+    pub via: &'static str,
+}
+
+/// A construct worth reporting that is not an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `STACK_GLOBAL` whose operands are not string constants.
+    DynamicGlobal { offset: u64, detail: String },
+    /// `EXT1`/`EXT2`/`EXT4`.
+    ExtCode { offset: u64, code: u32 },
+    /// `REDUCE`/`NEWOBJ`/`OBJ` whose callable is not an imported global.
+    IndirectCall { offset: u64, opcode: &'static str },
+    /// `BUILD` applied to an imported global itself.
+    GlobalMutation { offset: u64, target: String },
+}
+
+/// What the VM learnt from one pickle (up to and including its `STOP`).
+#[derive(Debug)]
+pub struct Analysis<'a> {
+    pub globals: Vec<GlobalUse>,
+    pub events: Vec<Event>,
+    /// Byte strings inside the stream that look like serialized payloads
+    /// (a pickle or a zip): (offset, bytes).
+    pub nested: Vec<(u64, &'a [u8])>,
+    /// Offset just past `STOP`, or why the stream stopped early.
+    pub end: Result<usize, PickleError>,
+    /// Opcodes executed.
+    pub ops: u64,
+    /// Protocol announced by `PROTO`, if any.
+    pub protocol: Option<u8>,
+    /// The first opcode was a plausible pickle start and at least one opcode ran.
+    pub first_op_ok: bool,
+}
+
+/// Limits on the VM's memory.
+#[derive(Clone, Copy, Debug)]
+pub struct VmLimits {
+    pub max_stack: usize,
+    pub max_memo: usize,
+    pub max_nested_depth: usize,
+}
+
+impl Default for VmLimits {
+    fn default() -> Self {
+        Self {
+            max_stack: 8 << 20,
+            max_memo: 16 << 20,
+            max_nested_depth: 4,
+        }
+    }
+}
+
+const NO_GLOBAL: u32 = u32::MAX;
+const MAX_LINE: usize = 1 << 16;
+const RICH_CAP: usize = 64;
+
+#[derive(Debug)]
+struct Obj<'a> {
+    callee: u32,
+    args: V<'a>,
+    state: V<'a>,
+}
+
+#[derive(Clone, Debug)]
+enum V<'a> {
+    Any,
+    Int(i64),
+    Str(&'a [u8]),
+    OwnedStr(Rc<str>),
+    Global(u32),
+    Result(u32),
+    Tuple(Rc<[V<'a>]>),
+    Dict(Rc<RefCell<Vec<(V<'a>, V<'a>)>>>),
+    Obj(Rc<RefCell<Obj<'a>>>),
+}
+
+impl V<'_> {
+    fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            V::Str(b) => Some(String::from_utf8_lossy(b)),
+            V::OwnedStr(s) => Some(std::borrow::Cow::Borrowed(s)),
+            _ => None,
+        }
+    }
+    fn describe(&self) -> &'static str {
+        match self {
+            V::Any => "a value",
+            V::Int(_) => "an integer",
+            V::Str(_) | V::OwnedStr(_) => "a string",
+            V::Global(_) => "an imported global",
+            V::Result(_) | V::Obj(_) => "the result of a call",
+            V::Tuple(_) => "a tuple",
+            V::Dict(_) => "a dict",
+        }
+    }
+}
+
+struct Vm<'a, 'l> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+    stack: Vec<V<'a>>,
+    marks: Vec<usize>,
+    memo: Vec<Option<V<'a>>>,
+    memo_sparse: HashMap<u64, V<'a>>,
+    globals: Vec<GlobalUse>,
+    global_ix: HashMap<(String, String), u32>,
+    events: Vec<Event>,
+    nested: Vec<(u64, &'a [u8])>,
+    rich: bool,
+    ops: u64,
+    protocol: Option<u8>,
+    limits: &'l VmLimits,
+    depth: usize,
+}
+
+/// Follows one pickle starting at `start` in `data` to its `STOP`.
+#[must_use]
+pub fn analyze<'a>(data: &'a [u8], start: usize, base: u64, limits: &VmLimits) -> Analysis<'a> {
+    analyze_depth(data, start, base, limits, 0)
+}
+
+fn analyze_depth<'a>(
+    data: &'a [u8],
+    start: usize,
+    base: u64,
+    limits: &VmLimits,
+    depth: usize,
+) -> Analysis<'a> {
+    let mut vm = Vm {
+        data,
+        pos: start,
+        base,
+        stack: Vec::with_capacity(64),
+        marks: Vec::with_capacity(16),
+        memo: Vec::new(),
+        memo_sparse: HashMap::new(),
+        globals: Vec::new(),
+        global_ix: HashMap::new(),
+        events: Vec::new(),
+        nested: Vec::new(),
+        rich: false,
+        ops: 0,
+        protocol: None,
+        limits,
+        depth,
+    };
+    let end = vm.run();
+    let first_op_ok = vm.ops > 1 || end.is_ok();
+    Analysis {
+        globals: vm.globals,
+        events: vm.events,
+        nested: vm.nested,
+        end,
+        ops: vm.ops,
+        protocol: vm.protocol,
+        first_op_ok,
+    }
+}
+
+type R<T> = Result<T, PickleError>;
+
+impl<'a> Vm<'a, '_> {
+    fn err<T>(&self, at: usize, message: impl Into<String>) -> R<T> {
+        Err(PickleError {
+            offset: self.base + at as u64,
+            message: message.into(),
+        })
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
+        match end {
+            Some(end) => {
+                let s = &self.data[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            None => self.err(
+                at,
+                format!("truncated: opcode needs {n} more bytes than the stream has"),
+            ),
+        }
+    }
+
+    #[inline]
+    fn u8(&mut self, at: usize) -> R<u8> {
+        Ok(self.take(1, at)?[0])
+    }
+
+    #[inline]
+    fn le(&mut self, n: usize, at: usize) -> R<u64> {
+        let b = self.take(n, at)?;
+        let mut v = 0u64;
+        for (i, &x) in b.iter().enumerate() {
+            v |= u64::from(x) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    fn line(&mut self, at: usize) -> R<&'a [u8]> {
+        let rest = &self.data[self.pos..];
+        let lim = rest.len().min(MAX_LINE);
+        match rest[..lim].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let s = &rest[..i];
+                self.pos += i + 1;
+                Ok(s)
+            }
+            None => self.err(at, "truncated or overlong line argument"),
+        }
+    }
+
+    fn len_prefixed(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
+        let len = self.le(n, at)?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.take(len, at)
+    }
+
+    #[inline]
+    fn fence(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn push(&mut self, v: V<'a>, at: usize) -> R<()> {
+        if self.stack.len() >= self.limits.max_stack {
+            return self.err(at, "stack limit exceeded");
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    #[inline]
+    fn pop(&mut self, at: usize) -> R<V<'a>> {
+        if self.stack.len() <= self.fence() {
+            return self.err(at, "unpickling stack underflow");
+        }
+        Ok(self.stack.pop().unwrap_or(V::Any))
+    }
+
+    #[inline]
+    fn top(&self, at: usize) -> R<&V<'a>> {
+        if self.stack.len() <= self.fence() {
+            return self.err(at, "unpickling stack underflow");
+        }
+        self.stack
+            .last()
+            .map_or_else(|| self.err(at, "unpickling stack underflow"), Ok)
+    }
+
+    fn pop_mark(&mut self, at: usize) -> R<usize> {
+        match self.marks.pop() {
+            Some(m) => Ok(m),
+            None => self.err(at, "mark not found"),
+        }
+    }
+
+    fn memo_put(&mut self, idx: u64, at: usize) -> R<()> {
+        let v = self.top(at)?.clone();
+        if let Ok(i) = usize::try_from(idx)
+            && i < self.limits.max_memo
+        {
+            if i >= self.memo.len() {
+                if i > self.memo.len().saturating_mul(2) + 4096 {
+                    self.memo_sparse.insert(idx, v);
+                    return Ok(());
+                }
+                self.memo.resize(i + 1, None);
+            }
+            self.memo[i] = Some(v);
+            return Ok(());
+        }
+        if self.memo_sparse.len() >= self.limits.max_memo {
+            return self.err(at, "memo limit exceeded");
+        }
+        self.memo_sparse.insert(idx, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, idx: u64, at: usize) -> R<()> {
+        let v = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.memo.get(i).cloned().flatten())
+            .or_else(|| self.memo_sparse.get(&idx).cloned());
+        match v {
+            Some(v) => self.push(v, at),
+            None => self.err(at, format!("memo key {idx} not found")),
+        }
+    }
+
+    fn intern_global(&mut self, module: &str, name: &str, at: usize, via: &'static str) -> u32 {
+        if let Some(&ix) = self.global_ix.get(&(module.to_owned(), name.to_owned())) {
+            self.globals[ix as usize].count += 1;
+            return ix;
+        }
+        let verdict = classify(module, name);
+        let ix = self.globals.len() as u32;
+        self.globals.push(GlobalUse {
+            module: module.to_owned(),
+            name: name.to_owned(),
+            verdict,
+            offset: self.base + at as u64,
+            count: 1,
+            via,
+        });
+        self.global_ix
+            .insert((module.to_owned(), name.to_owned()), ix);
+        if !self.rich && name.ends_with("NumpyArrayWrapper") && module.ends_with("numpy_pickle") {
+            self.rich = true;
+        }
+        ix
+    }
+
+    fn global_name(&self, ix: u32) -> String {
+        self.globals
+            .get(ix as usize)
+            .map_or_else(|| "?".to_owned(), |g| format!("{}.{}", g.module, g.name))
+    }
+
+    fn is_global(&self, ix: u32, module_suffix: &str, name: &str) -> bool {
+        self.globals
+            .get(ix as usize)
+            .is_some_and(|g| g.name == name && g.module.ends_with(module_suffix))
+    }
+
+    fn note_bytes(&mut self, b: &'a [u8], at: usize) {
+        let looks_nested = (b.len() >= 4 && b[0] == 0x80 && (2..=5).contains(&b[1]))
+            || (b.len() >= 30 && b.starts_with(b"PK\x03\x04"));
+        if looks_nested && self.nested.len() < 256 {
+            self.nested.push((self.base + at as u64, b));
+        }
+    }
+
+    fn call_result(&self, callee: u32, args: V<'a>) -> V<'a> {
+        if self.rich {
+            V::Obj(Rc::new(RefCell::new(Obj {
+                callee,
+                args,
+                state: V::Any,
+            })))
+        } else {
+            V::Result(callee)
+        }
+    }
+
+    fn callee_of(&mut self, f: &V<'a>, at: usize, opcode: &'static str) -> u32 {
+        match f {
+            V::Global(ix) => *ix,
+            _ => {
+                self.events.push(Event::IndirectCall {
+                    offset: self.base + at as u64,
+                    opcode,
+                });
+                NO_GLOBAL
+            }
+        }
+    }
+
+    fn tuple_from(&self, items: Vec<V<'a>>) -> V<'a> {
+        if self.rich && items.len() <= RICH_CAP {
+            V::Tuple(items.into())
+        } else {
+            V::Any
+        }
+    }
+
+    fn run(&mut self) -> R<usize> {
+        loop {
+            let at = self.pos;
+            let Some(&op) = self.data.get(at) else {
+                return self.err(at, "truncated: stream ends before STOP");
+            };
+            self.pos += 1;
+            self.ops += 1;
+            match op {
+                b'.' => {
+                    // STOP
+                    self.pop(at)?;
+                    return Ok(self.pos);
+                }
+                0x80 => {
+                    let p = self.u8(at)?;
+                    if p > 5 {
+                        return self.err(at, format!("unsupported pickle protocol: {p}"));
+                    }
+                    if self.protocol.is_none() {
+                        self.protocol = Some(p);
+                    }
+                }
+                0x95 => {
+                    // FRAME: the length only announces how much follows.
+                    let n = self.le(8, at)?;
+                    if n > (self.data.len() - self.pos) as u64 {
+                        return self.err(at, "frame exceeds the stream");
+                    }
+                }
+                b'(' => {
+                    if self.marks.len() >= self.limits.max_stack {
+                        return self.err(at, "mark limit exceeded");
+                    }
+                    self.marks.push(self.stack.len());
+                }
+                b'0' => {
+                    if self.stack.len() > self.fence() {
+                        self.stack.pop();
+                    } else {
+                        self.pop_mark(at)?;
+                    }
+                }
+                b'1' => {
+                    let m = self.pop_mark(at)?;
+                    self.stack.truncate(m);
+                }
+                b'2' => {
+                    let v = self.top(at)?.clone();
+                    self.push(v, at)?;
+                }
+                b'N' | b')' | 0x88 | 0x89 => {
+                    let v = match op {
+                        0x88 => V::Int(1),
+                        0x89 => V::Int(0),
+                        b')' => self.tuple_from(Vec::new()),
+                        _ => V::Any,
+                    };
+                    self.push(v, at)?;
+                }
+                b'F' => {
+                    self.line(at)?;
+                    self.push(V::Any, at)?;
+                }
+                b'I' | b'L' => {
+                    let l = self.line(at)?;
+                    let txt = std::str::from_utf8(l).unwrap_or("");
+                    let txt = txt.trim_end_matches('L');
+                    let v = match txt {
+                        "00" => V::Int(0),
+                        "01" => V::Int(1),
+                        _ => txt.parse::<i64>().map_or(V::Any, V::Int),
+                    };
+                    self.push(v, at)?;
+                }
+                b'J' => {
+                    let v = self.le(4, at)? as u32 as i32;
+                    self.push(V::Int(i64::from(v)), at)?;
+                }
+                b'K' => {
+                    let v = self.u8(at)?;
+                    self.push(V::Int(i64::from(v)), at)?;
+                }
+                b'M' => {
+                    let v = self.le(2, at)?;
+                    self.push(V::Int(v as i64), at)?;
+                }
+                0x8a | 0x8b => {
+                    let b = self.len_prefixed(if op == 0x8a { 1 } else { 4 }, at)?;
+                    let v = if b.is_empty() {
+                        V::Int(0)
+                    } else if b.len() <= 8 {
+                        let mut x = 0u64;
+                        for (i, &c) in b.iter().enumerate() {
+                            x |= u64::from(c) << (8 * i);
+                        }
+                        let shift = 64 - 8 * b.len() as u32;
+                        V::Int(((x << shift) as i64) >> shift)
+                    } else {
+                        V::Any
+                    };
+                    self.push(v, at)?;
+                }
+                b'G' => {
+                    self.take(8, at)?;
+                    self.push(V::Any, at)?;
+                }
+                b'S' => {
+                    let l = self.line(at)?;
+                    let v = decode_repr_string(l)
+                        .ok_or(())
+                        .or_else(|()| self.err(at, "STRING opcode argument must be quoted"))?;
+                    self.push(v, at)?;
+                }
+                b'V' => {
+                    let l = self.line(at)?;
+                    let v = decode_raw_unicode_escape(l);
+                    self.push(v, at)?;
+                }
+                b'T' | b'U' | b'X' | 0x8c | 0x8d => {
+                    let n = match op {
+                        b'U' | 0x8c => 1,
+                        0x8d => 8,
+                        _ => 4,
+                    };
+                    let b = self.len_prefixed(n, at)?;
+                    if matches!(op, b'T' | b'U') {
+                        self.note_bytes(b, at);
+                    }
+                    self.push(V::Str(b), at)?;
+                }
+                b'B' | b'C' | 0x8e | 0x96 => {
+                    let n = match op {
+                        b'C' => 1,
+                        b'B' => 4,
+                        _ => 8,
+                    };
+                    let b = self.len_prefixed(n, at)?;
+                    self.note_bytes(b, at);
+                    self.push(V::Any, at)?;
+                }
+                0x97 => {
+                    // NEXT_BUFFER: out-of-band buffer supplied by the caller.
+                    self.push(V::Any, at)?;
+                }
+                0x98 => {
+                    self.top(at)?;
+                }
+                b']' | b'}' | 0x8f => {
+                    let v = if op == b'}' && self.rich {
+                        V::Dict(Rc::new(RefCell::new(Vec::new())))
+                    } else {
+                        V::Any
+                    };
+                    self.push(v, at)?;
+                }
+                b'l' | b't' | b'd' | 0x91 => {
+                    let m = self.pop_mark(at)?;
+                    let v = if op == b't' && self.rich && self.stack.len() - m <= RICH_CAP {
+                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
+                        V::Tuple(items.into())
+                    } else if op == b'd' && self.rich && self.stack.len() - m <= 2 * RICH_CAP {
+                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
+                        let pairs = items
+                            .chunks_exact(2)
+                            .map(|p| (p[0].clone(), p[1].clone()))
+                            .collect();
+                        V::Dict(Rc::new(RefCell::new(pairs)))
+                    } else {
+                        if op == b'd' && (self.stack.len() - m) % 2 != 0 {
+                            return self.err(at, "odd number of items for DICT");
+                        }
+                        self.stack.truncate(m);
+                        V::Any
+                    };
+                    self.push(v, at)?;
+                }
+                0x85..=0x87 => {
+                    let n = usize::from(op - 0x84);
+                    if self.stack.len() < self.fence() + n {
+                        return self.err(at, "unpickling stack underflow");
+                    }
+                    let split = self.stack.len() - n;
+                    let v = if self.rich {
+                        let items: Vec<V<'a>> = self.stack.drain(split..).collect();
+                        V::Tuple(items.into())
+                    } else {
+                        self.stack.truncate(split);
+                        V::Any
+                    };
+                    self.push(v, at)?;
+                }
+                b'a' => {
+                    self.pop(at)?;
+                    self.top(at)?;
+                }
+                b'e' | 0x90 => {
+                    let m = self.pop_mark(at)?;
+                    self.stack.truncate(m);
+                    self.top(at)?;
+                }
+                b's' => {
+                    let v = self.pop(at)?;
+                    let k = self.pop(at)?;
+                    if let V::Dict(d) = self.top(at)? {
+                        let mut d = d.borrow_mut();
+                        if d.len() < RICH_CAP {
+                            d.push((k, v));
+                        }
+                    }
+                }
+                b'u' => {
+                    let m = self.pop_mark(at)?;
+                    if (self.stack.len() - m) % 2 != 0 {
+                        return self.err(at, "odd number of items for SETITEMS");
+                    }
+                    if self.rich {
+                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
+                        if let V::Dict(d) = self.top(at)? {
+                            let mut d = d.borrow_mut();
+                            for p in items.chunks_exact(2) {
+                                if d.len() < RICH_CAP {
+                                    d.push((p[0].clone(), p[1].clone()));
+                                }
+                            }
+                        }
+                    } else {
+                        self.stack.truncate(m);
+                        self.top(at)?;
+                    }
+                }
+                b'p' => {
+                    let l = self.line(at)?;
+                    let idx = parse_index(l)
+                        .ok_or(())
+                        .or_else(|()| self.err(at, "PUT index is not an integer"))?;
+                    self.memo_put(idx, at)?;
+                }
+                b'q' => {
+                    let i = u64::from(self.u8(at)?);
+                    self.memo_put(i, at)?;
+                }
+                b'r' => {
+                    let i = self.le(4, at)?;
+                    self.memo_put(i, at)?;
+                }
+                0x94 => {
+                    let i = (self.memo.len() + self.memo_sparse.len()) as u64;
+                    self.memo_put(i, at)?;
+                }
+                b'g' => {
+                    let l = self.line(at)?;
+                    let idx = parse_index(l)
+                        .ok_or(())
+                        .or_else(|()| self.err(at, "GET index is not an integer"))?;
+                    self.memo_get(idx, at)?;
+                }
+                b'h' => {
+                    let i = u64::from(self.u8(at)?);
+                    self.memo_get(i, at)?;
+                }
+                b'j' => {
+                    let i = self.le(4, at)?;
+                    self.memo_get(i, at)?;
+                }
+                b'c' | b'i' => {
+                    let module = self.line(at)?;
+                    let name = self.line(at)?;
+                    let (Some(module), Some(name)) = (global_part(module), global_part(name))
+                    else {
+                        return self.err(at, "GLOBAL/INST operands are not valid names");
+                    };
+                    let via = if op == b'c' { "GLOBAL" } else { "INST" };
+                    let ix = self.intern_global(&module, &name, at, via);
+                    if op == b'c' {
+                        self.push(V::Global(ix), at)?;
+                    } else {
+                        let m = self.pop_mark(at)?;
+                        self.stack.truncate(m);
+                        let v = self.call_result(ix, V::Any);
+                        self.push(v, at)?;
+                    }
+                }
+                0x93 => {
+                    let name = self.pop(at)?;
+                    let module = self.pop(at)?;
+                    let v = match (module.as_str(), name.as_str()) {
+                        (Some(m), Some(n)) => {
+                            let (m, n) = (m.into_owned(), n.into_owned());
+                            V::Global(self.intern_global(&m, &n, at, "STACK_GLOBAL"))
+                        }
+                        _ => {
+                            let detail = format!(
+                                "module operand is {}, name operand is {}",
+                                module.describe(),
+                                name.describe()
+                            );
+                            self.events.push(Event::DynamicGlobal {
+                                offset: self.base + at as u64,
+                                detail,
+                            });
+                            V::Global(NO_GLOBAL)
+                        }
+                    };
+                    self.push(v, at)?;
+                }
+                0x82..=0x84 => {
+                    let n = match op {
+                        0x82 => 1,
+                        0x83 => 2,
+                        _ => 4,
+                    };
+                    let code = self.le(n, at)? as u32;
+                    self.events.push(Event::ExtCode {
+                        offset: self.base + at as u64,
+                        code,
+                    });
+                    self.push(V::Global(NO_GLOBAL), at)?;
+                }
+                b'R' => {
+                    let args = self.pop(at)?;
+                    let f = self.pop(at)?;
+                    let callee = self.callee_of(&f, at, "REDUCE");
+                    let v = self.call_result(callee, args);
+                    self.push(v, at)?;
+                }
+                0x81 => {
+                    let args = self.pop(at)?;
+                    let cls = self.pop(at)?;
+                    let callee = self.callee_of(&cls, at, "NEWOBJ");
+                    let v = self.call_result(callee, args);
+                    self.push(v, at)?;
+                }
+                0x92 => {
+                    self.pop(at)?;
+                    let args = self.pop(at)?;
+                    let cls = self.pop(at)?;
+                    let callee = self.callee_of(&cls, at, "NEWOBJ_EX");
+                    let v = self.call_result(callee, args);
+                    self.push(v, at)?;
+                }
+                b'o' => {
+                    let m = self.pop_mark(at)?;
+                    if self.stack.len() <= m {
+                        return self.err(at, "OBJ needs a class after the mark");
+                    }
+                    let cls = self.stack[m].clone();
+                    self.stack.truncate(m);
+                    let callee = self.callee_of(&cls, at, "OBJ");
+                    let v = self.call_result(callee, V::Any);
+                    self.push(v, at)?;
+                }
+                b'b' => {
+                    let state = self.pop(at)?;
+                    let target = self.top(at)?.clone();
+                    match target {
+                        V::Global(ix) => {
+                            let target = self.global_name(ix);
+                            self.events.push(Event::GlobalMutation {
+                                offset: self.base + at as u64,
+                                target,
+                            });
+                        }
+                        V::Obj(o) => {
+                            let callee = o.borrow().callee;
+                            o.borrow_mut().state = state;
+                            if self.is_global(callee, "numpy_pickle", "NumpyArrayWrapper") {
+                                self.skip_joblib_array(&o, at)?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                b'P' => {
+                    self.line(at)?;
+                    self.push(V::Any, at)?;
+                }
+                b'Q' => {
+                    self.pop(at)?;
+                    self.push(V::Any, at)?;
+                }
+                _ => return self.err(at, format!("invalid opcode 0x{op:02x}")),
+            }
+        }
+    }
+
+    /// joblib writes a wrapped array's bytes right after the wrapper's BUILD:
+    /// a nested pickle for object arrays, otherwise optional alignment
+    /// padding followed by the raw data.
+    fn skip_joblib_array(&mut self, wrapper: &Rc<RefCell<Obj<'a>>>, at: usize) -> R<()> {
+        let w = wrapper.borrow();
+        let V::Dict(state) = &w.state else {
+            return self.err(at, "joblib array wrapper without a state dict");
+        };
+        let state = state.borrow();
+        let get = |key: &str| {
+            state
+                .iter()
+                .find(|(k, _)| k.as_str().is_some_and(|s| s == key))
+                .map(|(_, v)| v.clone())
+        };
+        let allow_mmap = matches!(get("allow_mmap"), Some(V::Int(1)));
+        let Some(V::Obj(dtype)) = get("dtype") else {
+            return self.err(at, "joblib array wrapper without a dtype");
+        };
+        let dtype = dtype.borrow();
+        let descr = match &dtype.args {
+            V::Tuple(t) => t
+                .first()
+                .and_then(|d| d.as_str().map(std::borrow::Cow::into_owned)),
+            _ => None,
+        };
+        let Some(descr) = descr else {
+            return self.err(at, "joblib dtype without a descriptor");
+        };
+        let elsize = match &dtype.state {
+            V::Tuple(t) => match t.get(5) {
+                Some(V::Int(n)) if *n > 0 => Some(*n as u64),
+                _ => None,
+            },
+            _ => None,
+        };
+        drop(dtype);
+        if descr
+            .trim_start_matches(['<', '>', '|', '='])
+            .starts_with('O')
+        {
+            if self.depth >= self.limits.max_nested_depth {
+                return self.err(at, "joblib object arrays nested too deeply");
+            }
+            let inner = analyze_depth(self.data, self.pos, self.base, self.limits, self.depth + 1);
+            self.merge(inner)?;
+            return Ok(());
+        }
+        let Some(itemsize) = elsize.or_else(|| itemsize_of(&descr)) else {
+            return self.err(at, format!("joblib array with unknown dtype `{descr}`"));
+        };
+        let mut count: u64 = 1;
+        match get("shape") {
+            Some(V::Tuple(dims)) => {
+                for d in dims.iter() {
+                    let V::Int(n) = d else {
+                        return self.err(at, "joblib array shape is not a tuple of integers");
+                    };
+                    count = count
+                        .checked_mul(u64::try_from(*n).unwrap_or(u64::MAX))
+                        .ok_or(())
+                        .or_else(|()| self.err(at, "joblib array shape overflows"))?;
+                }
+            }
+            _ => return self.err(at, "joblib array wrapper without a shape"),
+        }
+        let nbytes = count
+            .checked_mul(itemsize)
+            .ok_or(())
+            .or_else(|()| self.err(at, "joblib array size overflows"))?;
+        if allow_mmap {
+            let pad = self.u8(at)?;
+            self.take(usize::from(pad), at)?;
+        }
+        self.take(usize::try_from(nbytes).unwrap_or(usize::MAX), at)?;
+        Ok(())
+    }
+
+    fn merge(&mut self, inner: Analysis<'a>) -> R<()> {
+        for g in inner.globals {
+            let ix = self.intern_global(&g.module, &g.name, (g.offset - self.base) as usize, g.via);
+            self.globals[ix as usize].count += g.count - 1;
+        }
+        self.events.extend(inner.events);
+        self.nested.extend(inner.nested);
+        self.ops += inner.ops;
+        match inner.end {
+            Ok(end) => {
+                self.pos = end;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Byte size of one element of a numpy dtype descriptor (`<f8`, `|b1`, `U5`, `M8[ns]`).
+fn itemsize_of(descr: &str) -> Option<u64> {
+    let d = descr.trim_start_matches(['<', '>', '|', '=']);
+    let mut chars = d.chars();
+    let kind = chars.next()?;
+    let digits: String = chars.take_while(char::is_ascii_digit).collect();
+    if let Ok(n) = digits.parse::<u64>() {
+        return Some(if kind == 'U' { n.checked_mul(4)? } else { n });
+    }
+    match kind {
+        '?' | 'b' | 'B' => Some(1),
+        'h' | 'H' | 'e' => Some(2),
+        'i' | 'I' | 'f' => Some(4),
+        'l' | 'L' | 'q' | 'Q' | 'd' | 'F' => Some(8),
+        'g' | 'D' => Some(16),
+        'G' => Some(32),
+        _ => None,
+    }
+}
+
+fn parse_index(l: &[u8]) -> Option<u64> {
+    std::str::from_utf8(l).ok()?.trim().parse::<u64>().ok()
+}
+
+/// A GLOBAL/INST operand: UTF-8, non-empty, printable, no whitespace.
+fn global_part(l: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(l).ok()?;
+    let s = s.strip_suffix('\r').unwrap_or(s);
+    if s.is_empty() || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    Some(s.to_owned())
+}
+
+/// Decodes a protocol 0 `STRING` argument (a Python `repr` of a str).
+fn decode_repr_string(l: &[u8]) -> Option<V<'_>> {
+    let l = l.strip_suffix(b"\r").unwrap_or(l);
+    if l.len() < 2 || l[0] != l[l.len() - 1] || !(l[0] == b'\'' || l[0] == b'"') {
+        return None;
+    }
+    let inner = &l[1..l.len() - 1];
+    if !inner.contains(&b'\\') {
+        return Some(V::Str(inner));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        let c = inner[i];
+        if c != b'\\' || i + 1 == inner.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = inner[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                let mut k = 0;
+                while k < 2 && i < inner.len() && (b'0'..=b'7').contains(&inner[i]) {
+                    v = v * 8 + u32::from(inner[i] - b'0');
+                    i += 1;
+                    k += 1;
+                }
+                out.push((v & 0xff) as u8);
+            }
+            b'x' if i + 2 <= inner.len() => {
+                let h = std::str::from_utf8(&inner[i..i + 2])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(b) => out.push(b),
+                    None => out.extend_from_slice(b"\\x"),
+                }
+                i += 2;
+            }
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            other => out.push(other),
+        }
+    }
+    Some(V::OwnedStr(String::from_utf8_lossy(&out).into()))
+}
+
+/// Decodes a protocol 0 `UNICODE` argument (raw-unicode-escape).
+fn decode_raw_unicode_escape(l: &[u8]) -> V<'_> {
+    if !l.contains(&b'\\') {
+        return V::Str(l);
+    }
+    let mut out = String::with_capacity(l.len());
+    let mut i = 0;
+    while i < l.len() {
+        if l[i] == b'\\' && i + 1 < l.len() && (l[i + 1] == b'u' || l[i + 1] == b'U') {
+            let n = if l[i + 1] == b'u' { 4 } else { 8 };
+            if let Some(hex) = l.get(i + 2..i + 2 + n)
+                && let Some(c) = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+            {
+                out.push(c);
+                i += 2 + n;
+                continue;
+            }
+        }
+        // raw-unicode-escape maps other bytes as latin-1
+        out.push(char::from(l[i]));
+        i += 1;
+    }
+    V::OwnedStr(out.into())
+}

@@ -1,0 +1,89 @@
+//! The `mlsecops` binary: parses arguments, calls a guard library, renders
+//! its report and maps it to an exit status. No guard logic lives here.
+
+mod commands;
+mod ignore;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Process exit status, as documented in the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing at or above the gate.
+    Success,
+    /// The policy failed (findings at or above `--fail-on`).
+    Failure,
+    /// Usage, configuration or runtime error.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        ExitCode::from(match s {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        })
+    }
+}
+
+/// Guard every link of the machine-learning production chain.
+#[derive(Debug, Parser)]
+#[command(name = "mlsecops", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Only print errors on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// When to use colors: auto, always, never (NO_COLOR is honoured).
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Find code execution and file access hidden in model files.
+    Scan(commands::scan::ScanArgs),
+    /// Explain a rule (what, why, fix, references); without an id, list all rules.
+    Rule(commands::rule::RuleArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let level = if cli.quiet { "error" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MLSECOPS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let color = render::use_color(&cli.color);
+    let result = match cli.command {
+        Command::Scan(args) => commands::scan::run(&args, cli.quiet, color),
+        Command::Rule(args) => commands::rule::run(&args),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitStatus::Error.into()
+        }
+    }
+}
