@@ -516,14 +516,17 @@ def load_corpus(corpus: Path | None) -> tuple[list[dict], str | None]:
         if not p.exists():
             missing += 1
             continue
+        ext = "".join(Path(s["path"]).suffixes[-1:]).lower() or ("(dir)" if p.is_dir() else "(none)")
         samples.append({"path": str(p), "rel": s["path"], "kind": s.get("kind", "?"),
-                        "rules": list(s.get("rules") or [])})
+                        "rules": list(s.get("rules") or []), "ext": ext})
     note = f"{missing} sample(s) listed in expected.json are missing on disk" if missing else None
     return samples, note
 
 
 def bench_corpus(bench: Bench, tools: list[Tool], samples: list[dict]) -> tuple[list[dict], dict]:
-    per_sample: dict[str, dict] = {s["rel"]: {"kind": s["kind"], "rules": s["rules"], "tools": {}} for s in samples}
+    per_sample: dict[str, dict] = {
+        s["rel"]: {"kind": s["kind"], "rules": s["rules"], "ext": s["ext"], "tools": {}} for s in samples
+    }
     summary = []
     for t in tools:
         if not t.available():
@@ -672,6 +675,21 @@ def render(meta: dict, tools: list[Tool], large: list[dict], startup: list[dict]
         L.append("detected / FP use each tool's *unsafe* level; *@warn* is one level lower "
                  "(see the mapping at the top of bench/scan/compare.py). For mlsecops the FP that counts "
                  "is FP @warn (any finding >= MEDIUM on a benign sample).")
+        # malicious detections broken down by file extension (directories: "(dir)")
+        exts: dict[str, list[dict]] = {}
+        for s in per_sample.values():
+            if s["kind"] == "malicious":
+                exts.setdefault(s["ext"], []).append(s)
+        names = [c["tool"] for c in corpus]
+        L.append("")
+        L.append("Malicious samples detected (unsafe level), by extension:")
+        L.append("")
+        L.append("| extension | samples | " + " | ".join(names) + " |")
+        L.append("|---|---:|" + "---:|" * len(names))
+        for ext, group in sorted(exts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            cells = [str(sum(1 for s in group if s["tools"].get(n, {}).get("verdict", "").startswith("UNSAFE")))
+                     for n in names]
+            L.append(f"| {ext} | {len(group)} | " + " | ".join(cells) + " |")
         ml = next((c for c in corpus if c["tool"] == "mlsecops"), None)
         if ml:
             L.append("")

@@ -94,10 +94,10 @@ fi
 # ---------------------------------------------------------------- 3. inputs
 if [ "$QUICK" = 1 ]; then
     INPUTS="$BENCH_DIR/inputs-quick"
-    "$VENV/bin/python" "$HERE/make_inputs.py" "$INPUTS" --quick
+    "$VENV/bin/python" "$HERE/make_inputs.py" "$INPUTS" --quick >&2
 else
     INPUTS="$BENCH_DIR/inputs-full"
-    "$VENV/bin/python" "$HERE/make_inputs.py" "$INPUTS"
+    "$VENV/bin/python" "$HERE/make_inputs.py" "$INPUTS" >&2
 fi
 
 CORPUS="$ROOT/tests/corpus"

@@ -65,16 +65,6 @@ impl<'s> Ctx<'s> {
         self.findings.push(f);
     }
 
-    /// Records that part of the file could not be examined.
-    pub fn error(&mut self, offset: Option<u64>, message: impl Into<String>) {
-        self.errors.push(FileError {
-            path: self.path.clone(),
-            members: self.members.clone(),
-            offset,
-            message: message.into(),
-        });
-    }
-
     /// Runs `f` inside archive member `name` (nesting-depth bounded).
     pub fn in_member<R>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
         if self.depth >= self.limits.max_depth {

@@ -123,7 +123,7 @@ impl Scanner {
         let r = self.scan_bytes(&input.display, &src);
         target.members = r.members;
         if let Some(f) = r.formats.first() {
-            target.format = (*f).to_owned();
+            (*f).clone_into(&mut target.format);
             target.scanned = !matches!(*f, "text");
         }
         // Plain text is only checked for secrets; it still counts as examined

@@ -63,6 +63,7 @@ fn walk_dir(dir: &Path, depth: usize, out: &mut Vec<Input>, errs: &mut Vec<Input
 }
 
 /// Expands `inputs` into a sorted, de-duplicated list of files.
+#[must_use]
 pub fn expand(inputs: &[String]) -> (Vec<Input>, Vec<InputError>) {
     let mut out = Vec::new();
     let mut errs = Vec::new();

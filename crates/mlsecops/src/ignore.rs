@@ -26,10 +26,13 @@ struct File {
     ignore: Vec<Entry>,
 }
 
+/// A civil date (year, month, day).
+type Date = (i64, u32, u32);
+
 /// A parsed ignore file.
 #[derive(Debug)]
 pub struct IgnoreFile {
-    entries: Vec<(Entry, globset::GlobSet, Option<(i64, u32, u32)>)>,
+    entries: Vec<(Entry, globset::GlobSet, Option<Date>)>,
 }
 
 /// Today's civil date (UTC) from the system clock.
@@ -120,7 +123,8 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_780), (2026, 11, 22));
+        assert_eq!(civil_from_days(20_779), (2026, 11, 22));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     #[test]

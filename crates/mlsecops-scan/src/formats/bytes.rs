@@ -20,10 +20,6 @@ impl<'a> Cursor<'a> {
         Self { data, pos: 0 }
     }
     #[must_use]
-    pub fn at(data: &'a [u8], pos: usize) -> Self {
-        Self { data, pos }
-    }
-    #[must_use]
     pub fn pos(&self) -> usize {
         self.pos
     }
@@ -44,16 +40,6 @@ impl<'a> Cursor<'a> {
     pub fn take_u64(&mut self, n: u64) -> Result<&'a [u8], Eof> {
         let n = usize::try_from(n).map_err(|_| Eof { offset: self.pos })?;
         self.take(n)
-    }
-    pub fn skip(&mut self, n: u64) -> Result<(), Eof> {
-        self.take_u64(n).map(|_| ())
-    }
-    pub fn u8(&mut self) -> Result<u8, Eof> {
-        Ok(self.take(1)?[0])
-    }
-    pub fn u16(&mut self) -> Result<u16, Eof> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
     }
     pub fn u32(&mut self) -> Result<u32, Eof> {
         let b = self.take(4)?;

@@ -53,15 +53,12 @@ fn code_blocks(t: &str) -> Vec<&str> {
             }
         };
         let body = &after[1..];
-        match body.find(close) {
-            Some(j) => {
-                out.push(&body[..j]);
-                rest = &body[j + 2..];
-            }
-            None => {
-                out.push(body);
-                break;
-            }
+        if let Some(j) = body.find(close) {
+            out.push(&body[..j]);
+            rest = &body[j + 2..];
+        } else {
+            out.push(body);
+            break;
         }
     }
     out

@@ -34,7 +34,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
         return;
     }
     match serde_json::from_slice::<Value>(data) {
-        Ok(v) => scan_value(ctx, &v, None, name),
+        Ok(v) => scan_value(ctx, &v, None),
         Err(e) => {
             // Not JSON after all: still look for secrets in the text.
             if name.ends_with("config.json") {
@@ -52,19 +52,12 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
 }
 
 /// Checks a parsed JSON config; `offset` is where it sits (for HDF5 attributes).
-pub(crate) fn scan_value(ctx: &mut Ctx<'_>, v: &Value, offset: Option<u64>, doc: &str) {
+pub(crate) fn scan_value(ctx: &mut Ctx<'_>, v: &Value, offset: Option<u64>) {
     let mut path = Vec::new();
-    walk(ctx, v, offset, doc, &mut path, 0);
+    walk(ctx, v, offset, &mut path, 0);
 }
 
-fn walk(
-    ctx: &mut Ctx<'_>,
-    v: &Value,
-    offset: Option<u64>,
-    doc: &str,
-    path: &mut Vec<String>,
-    depth: usize,
-) {
+fn walk(ctx: &mut Ctx<'_>, v: &Value, offset: Option<u64>, path: &mut Vec<String>, depth: usize) {
     if depth > 256 {
         return;
     }
@@ -74,7 +67,9 @@ fn walk(
             if path.last().is_some_and(|k| k == "chat_template") {
                 super::jinja::check_template(ctx, s, offset, &key);
             }
-            super::secrets::scan_str(ctx, s, offset, &key);
+            // The key gives context ("aws_secret_access_key": "…").
+            let last = path.last().map_or("", String::as_str);
+            super::secrets::scan_str(ctx, &format!("{last}={s}"), offset, &key);
         }
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
@@ -86,7 +81,7 @@ fn walk(
                 {
                     super::jinja::check_template(ctx, t, offset, &path.join("."));
                 }
-                walk(ctx, x, offset, doc, path, depth + 1);
+                walk(ctx, x, offset, path, depth + 1);
                 path.pop();
             }
         }
@@ -94,7 +89,7 @@ fn walk(
             keras_object(ctx, m, offset, path);
             for (k, x) in m {
                 path.push(k.clone());
-                walk(ctx, x, offset, doc, path, depth + 1);
+                walk(ctx, x, offset, path, depth + 1);
                 path.pop();
             }
         }
@@ -124,7 +119,11 @@ fn keras_object(
         let func = m
             .get("config")
             .and_then(|c| c.get("function").or_else(|| c.get("code")));
-        if class == "__lambda__" || func.is_some() {
+        // A Keras 3 Lambda layer's `function` is itself a `__lambda__`
+        // object: report the layer (it has the name), not both.
+        let inside_lambda_layer =
+            class == "__lambda__" && path.last().is_some_and(|k| k == "function");
+        if !inside_lambda_layer && (class == "__lambda__" || func.is_some()) {
             ctx.report(
                 "KERAS-LAMBDA",
                 Severity::Critical,

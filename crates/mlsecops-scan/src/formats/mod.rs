@@ -3,10 +3,10 @@
 
 pub(crate) mod bytes;
 pub(crate) mod compress;
-pub(crate) mod gguf;
+pub mod gguf;
 pub mod hdf5;
 pub(crate) mod hdf5_scan;
-pub(crate) mod jinja;
+pub mod jinja;
 pub(crate) mod jsondoc;
 pub(crate) mod npy;
 pub mod protobuf;

@@ -51,6 +51,12 @@ pub fn parse_header(data: &[u8]) -> Result<NpyHeader, String> {
             .map(|p| p.trim().trim_end_matches('L').parse::<u64>().ok())
             .collect()
     });
+    if shape.is_none() {
+        return Err("header 'shape' is not a tuple of integers".into());
+    }
+    if field(t, "fortran_order").is_none() {
+        return Err("header has no 'fortran_order'".into());
+    }
     Ok(NpyHeader {
         descr,
         object,
@@ -98,7 +104,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
             ctx.report("NUMPY-OBJECT-ARRAY", Severity::Low, Some(0), format!("object array (dtype {}) is stored as a pickle and needs allow_pickle=True to load", h.descr), None);
             let body = &data[h.data_offset..];
             ctx.in_member("<object-array pickle>", |c| {
-                crate::pickle::scan_stream(c, body)
+                crate::pickle::scan_stream(c, body);
             });
         }
         Ok(_) => {}

@@ -24,7 +24,7 @@ fn is_onnx(top: &[Field<'_>]) -> bool {
     ok_types
         && top
             .iter()
-            .any(|f| f.number == 7 && f.bytes().is_some_and(|g| parses(g)))
+            .any(|f| f.number == 7 && f.bytes().is_some_and(parses))
         && top.iter().any(|f| f.number == 1 || f.number == 8)
 }
 
@@ -46,7 +46,7 @@ fn is_saved_model(top: &[Field<'_>]) -> bool {
 
 fn is_graph_def(top: &[Field<'_>]) -> bool {
     !top.is_empty()
-        && top.iter().all(|f| matches!(f.number, 1 | 2 | 3 | 4))
+        && top.iter().all(|f| matches!(f.number, 1..=4))
         && top.iter().filter(|f| f.number == 1).all(|f| {
             f.bytes()
                 .and_then(collect)
@@ -419,7 +419,7 @@ fn tf_node(b: &[u8], offset: usize) -> Option<(String, Node)> {
         let Some(val) = entry
             .iter()
             .find(|x| x.number == 2)
-            .and_then(|x| x.bytes())
+            .and_then(super::protobuf::Field::bytes)
             .and_then(collect)
         else {
             continue;
@@ -429,7 +429,7 @@ fn tf_node(b: &[u8], offset: usize) -> Option<(String, Node)> {
             if let Some(t) = val
                 .iter()
                 .find(|x| x.number == 8)
-                .and_then(|x| x.bytes())
+                .and_then(super::protobuf::Field::bytes)
                 .and_then(collect)
             {
                 const_str = t.iter().find(|x| x.number == 8).and_then(Field::str);
@@ -542,7 +542,7 @@ fn tf_graph(ctx: &mut Ctx<'_>, g: &[u8], base: usize) {
             let fname = ff
                 .iter()
                 .find(|x| x.number == 1)
-                .and_then(|s| s.bytes())
+                .and_then(super::protobuf::Field::bytes)
                 .and_then(collect)
                 .and_then(|sig| sig.iter().find(|x| x.number == 1).and_then(Field::str))
                 .unwrap_or_default();
@@ -565,7 +565,7 @@ fn keras_metadata(ctx: &mut Ctx<'_>, top: &[Field<'_>]) {
         for m in obj.iter().filter(|x| x.number == 5) {
             let Some(b) = m.bytes() else { continue };
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) {
-                super::jsondoc::scan_value(ctx, &v, Some(m.offset as u64), "keras_metadata");
+                super::jsondoc::scan_value(ctx, &v, Some(m.offset as u64));
             }
         }
     }

@@ -302,7 +302,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
             None,
         );
         ctx.in_member("<trailing data>", |c| {
-            crate::dispatch::scan_blob(c, rest, "")
+            crate::dispatch::scan_blob(c, rest, "");
         });
     }
 }

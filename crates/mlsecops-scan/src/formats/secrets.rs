@@ -31,7 +31,7 @@ pub(crate) fn scan_str(ctx: &mut Ctx<'_>, s: &str, offset: Option<u64>, key: &st
             "EMBEDDED-SECRET",
             Severity::High,
             offset,
-            format!("{} in metadata value `{key}`", m.kind.name()),
+            format!("{} in `{key}`", m.kind.name()),
             Some(evidence),
         );
     }

@@ -169,20 +169,23 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
                 }
                 match typeflag {
                     b'1' | b'2' => {
-                        let escapes = super::zip::is_traversal(&link);
-                        let (rule, sev) = if escapes {
-                            ("ARCHIVE-PATH-TRAVERSAL", Severity::High)
-                        } else {
-                            ("ARCHIVE-LINK-MEMBER", Severity::Medium)
-                        };
                         let kind = if typeflag == b'1' {
                             "hard link"
                         } else {
                             "symbolic link"
                         };
+                        if super::zip::is_traversal(&link) {
+                            ctx.report(
+                                "ARCHIVE-PATH-TRAVERSAL",
+                                Severity::High,
+                                Some(pos as u64),
+                                format!("{kind} `{name}` points outside the extraction directory, to `{link}`"),
+                                Some(link.clone()),
+                            );
+                        }
                         ctx.report(
-                            rule,
-                            sev,
+                            "ARCHIVE-LINK-MEMBER",
+                            Severity::High,
                             Some(pos as u64),
                             format!("member `{name}` is a {kind} to `{link}`"),
                             Some(link),

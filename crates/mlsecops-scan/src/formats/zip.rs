@@ -121,11 +121,11 @@ fn zip64_extra(extra: &[u8], usize_: &mut u64, csize: &mut u64, off: &mut u64) {
         if id == 1 {
             let mut q = 0usize;
             for field in [&mut *usize_, &mut *csize, &mut *off] {
-                if *field == u64::from(u32::MAX) {
-                    if let Some(v) = le64(body, q) {
-                        *field = v;
-                        q += 8;
-                    }
+                if *field == u64::from(u32::MAX)
+                    && let Some(v) = le64(body, q)
+                {
+                    *field = v;
+                    q += 8;
                 }
             }
             return;
@@ -367,9 +367,17 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
             });
         }
     }
-    if concat > 0 {
+    walk_locals(data, concat, cd_start, &mut ix, max_members);
+    let first_local = ix
+        .entries
+        .iter()
+        .chain(ix.hidden.iter())
+        .map(|e| e.local_offset)
+        .min()
+        .unwrap_or(concat);
+    if first_local > 0 {
         let msg = format!(
-            "{concat} bytes precede the first zip member (a polyglot file can be read as another format)"
+            "{first_local} bytes precede the first zip member (a polyglot file can be read as another format)"
         );
         ix.issues.push(Issue {
             rule: "ARCHIVE-PREPENDED-DATA",
@@ -378,7 +386,6 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
             message: msg,
         });
     }
-    walk_locals(data, concat, cd_start, &mut ix, max_members);
     Ok(ix)
 }
 

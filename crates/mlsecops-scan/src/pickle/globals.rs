@@ -442,6 +442,12 @@ const SAFE: &[(&str, &str)] = &[
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
     ("sklearn.externals.joblib.numpy_pickle", "NDArrayWrapper"),
     ("sklearn.externals.joblib.numpy_pickle", "ZNDArrayWrapper"),
+    ("torch.jit._pickle", "build_boollist"),
+    ("torch.jit._pickle", "build_doublelist"),
+    ("torch.jit._pickle", "build_intlist"),
+    ("torch.jit._pickle", "build_tensorlist"),
+    ("torch.jit._pickle", "build_tensor_from_id"),
+    ("torch.jit._pickle", "restore_type_tag"),
     ("pandas.core.indexes.base", "_new_Index"),
     ("pandas._libs.internals", "_unpickle_block"),
     ("pandas.core.internals.blocks", "new_block"),
@@ -663,6 +669,17 @@ fn is_safe(module: &str, name: &str) -> bool {
 }
 
 fn classify_one(module: &str, name: &str) -> Verdict {
+    if SAFE.contains(&(module, name)) {
+        return Verdict::Safe;
+    }
+    // TorchScript archives name their own compiled classes `__torch__.*`;
+    // the TorchScript loader resolves them, Python never imports them.
+    if (module == "__torch__" || module.starts_with("__torch__."))
+        && !name.contains('.')
+        && !name.starts_with("__")
+    {
+        return Verdict::Safe;
+    }
     if CODE_EXEC_NAMES.contains(&(module, name)) {
         return if (module, name) == ("builtins", "open") {
             Verdict::FileAccess

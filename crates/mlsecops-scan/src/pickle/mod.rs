@@ -20,6 +20,12 @@ pub fn has_proto_header(data: &[u8]) -> bool {
     data.len() >= 2 && data[0] == 0x80 && data[1] <= 5
 }
 
+/// joblib streams embed raw array bytes after `NumpyArrayWrapper` objects;
+/// only those need the VM's (slower) container tracking.
+fn needs_rich(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"NumpyArrayWrapper").is_some()
+}
+
 /// Legacy sequential `torch.save`: magic, protocol, sys_info, object and
 /// storage-key pickles, then raw storage bytes that are never unpickled.
 fn is_torch_legacy(data: &[u8]) -> bool {
@@ -33,7 +39,7 @@ pub(crate) fn scan_if_pickle(ctx: &mut Ctx<'_>, data: &[u8]) -> bool {
         scan_stream(ctx, data);
         return true;
     }
-    let first = analyze(data, 0, 0, &ctx.limits.vm);
+    let first = analyze(data, 0, 0, &ctx.limits.vm, needs_rich(data));
     let is_pickle = first.end.is_ok() || !first.globals.is_empty() || !first.events.is_empty();
     if is_pickle {
         scan_stream_from(ctx, data, Some(first));
@@ -53,12 +59,13 @@ fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], mut first: Option<Ana
         "pickle"
     });
     let legacy = is_torch_legacy(data);
+    let rich = needs_rich(data);
     let mut pos = 0usize;
     let mut count = 0usize;
     loop {
         let a = first
             .take()
-            .unwrap_or_else(|| analyze(data, pos, 0, &ctx.limits.vm));
+            .unwrap_or_else(|| analyze(data, pos, 0, &ctx.limits.vm, rich));
         let nothing_found = a.globals.is_empty() && a.events.is_empty();
         let end = a.end.clone();
         emit(ctx, a);
@@ -71,7 +78,7 @@ fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], mut first: Option<Ana
                 }
             }
             Err(e) => {
-                if count > 0 && nothing_found && e.offset <= pos as u64 + 1 {
+                if count > 0 && nothing_found {
                     ctx.report(
                         "PICKLE-TRAILING-DATA",
                         Severity::Medium,

@@ -107,7 +107,8 @@ enum V<'a> {
     Str(&'a [u8]),
     OwnedStr(Rc<str>),
     Global(u32),
-    Result(u32),
+    /// The result of a call (untracked outside rich mode).
+    Result,
     Tuple(Rc<[V<'a>]>),
     Dict(Rc<RefCell<Vec<(V<'a>, V<'a>)>>>),
     Obj(Rc<RefCell<Obj<'a>>>),
@@ -127,7 +128,7 @@ impl V<'_> {
             V::Int(_) => "an integer",
             V::Str(_) | V::OwnedStr(_) => "a string",
             V::Global(_) => "an imported global",
-            V::Result(_) | V::Obj(_) => "the result of a call",
+            V::Result | V::Obj(_) => "the result of a call",
             V::Tuple(_) => "a tuple",
             V::Dict(_) => "a dict",
         }
@@ -140,8 +141,13 @@ struct Vm<'a, 'l> {
     base: u64,
     stack: Vec<V<'a>>,
     marks: Vec<usize>,
-    memo: Vec<Option<V<'a>>>,
+    /// Dense memo: 0 = unset, 1 = an untracked value, k + 2 = `memo_vals[k]`.
+    /// Four bytes per key keeps million-object pickles cheap.
+    memo: Vec<u32>,
+    memo_vals: Vec<V<'a>>,
     memo_sparse: HashMap<u64, V<'a>>,
+    /// Distinct memo keys (what `len(memo)` is for MEMOIZE).
+    memo_count: u64,
     globals: Vec<GlobalUse>,
     global_ix: HashMap<(String, String), u32>,
     events: Vec<Event>,
@@ -154,9 +160,19 @@ struct Vm<'a, 'l> {
 }
 
 /// Follows one pickle starting at `start` in `data` to its `STOP`.
+///
+/// `rich` materialises small containers (needed to step over joblib's
+/// inline array bytes); callers turn it on when the buffer mentions
+/// joblib's `NumpyArrayWrapper`.
 #[must_use]
-pub fn analyze<'a>(data: &'a [u8], start: usize, base: u64, limits: &VmLimits) -> Analysis<'a> {
-    analyze_depth(data, start, base, limits, 0)
+pub fn analyze<'a>(
+    data: &'a [u8],
+    start: usize,
+    base: u64,
+    limits: &VmLimits,
+    rich: bool,
+) -> Analysis<'a> {
+    analyze_depth(data, start, base, limits, 0, rich)
 }
 
 fn analyze_depth<'a>(
@@ -165,6 +181,7 @@ fn analyze_depth<'a>(
     base: u64,
     limits: &VmLimits,
     depth: usize,
+    rich: bool,
 ) -> Analysis<'a> {
     let mut vm = Vm {
         data,
@@ -173,12 +190,14 @@ fn analyze_depth<'a>(
         stack: Vec::with_capacity(64),
         marks: Vec::with_capacity(16),
         memo: Vec::new(),
+        memo_vals: Vec::new(),
         memo_sparse: HashMap::new(),
+        memo_count: 0,
         globals: Vec::new(),
         global_ix: HashMap::new(),
         events: Vec::new(),
         nested: Vec::new(),
-        rich: false,
+        rich,
         ops: 0,
         protocol: None,
         limits,
@@ -299,30 +318,45 @@ impl<'a> Vm<'a, '_> {
     fn memo_put(&mut self, idx: u64, at: usize) -> R<()> {
         let v = self.top(at)?.clone();
         if let Ok(i) = usize::try_from(idx)
+            && i <= self.memo.len().saturating_mul(2) + 4096
             && i < self.limits.max_memo
         {
             if i >= self.memo.len() {
-                if i > self.memo.len().saturating_mul(2) + 4096 {
-                    self.memo_sparse.insert(idx, v);
-                    return Ok(());
-                }
-                self.memo.resize(i + 1, None);
+                self.memo.resize(i + 1, 0);
             }
-            self.memo[i] = Some(v);
+            if self.memo[i] == 0 {
+                self.memo_count += 1;
+            }
+            self.memo[i] = if matches!(v, V::Any) {
+                1
+            } else {
+                if self.memo_vals.len() >= self.limits.max_memo {
+                    return self.err(at, "memo limit exceeded");
+                }
+                self.memo_vals.push(v);
+                self.memo_vals.len() as u32 + 1
+            };
             return Ok(());
         }
         if self.memo_sparse.len() >= self.limits.max_memo {
             return self.err(at, "memo limit exceeded");
         }
-        self.memo_sparse.insert(idx, v);
+        if self.memo_sparse.insert(idx, v).is_none() {
+            self.memo_count += 1;
+        }
         Ok(())
     }
 
     fn memo_get(&mut self, idx: u64, at: usize) -> R<()> {
-        let v = usize::try_from(idx)
+        let dense = usize::try_from(idx)
             .ok()
-            .and_then(|i| self.memo.get(i).cloned().flatten())
-            .or_else(|| self.memo_sparse.get(&idx).cloned());
+            .and_then(|i| self.memo.get(i).copied())
+            .unwrap_or(0);
+        let v = match dense {
+            0 => self.memo_sparse.get(&idx).cloned(),
+            1 => Some(V::Any),
+            k => self.memo_vals.get(k as usize - 2).cloned(),
+        };
         match v {
             Some(v) => self.push(v, at),
             None => self.err(at, format!("memo key {idx} not found")),
@@ -380,20 +414,20 @@ impl<'a> Vm<'a, '_> {
                 state: V::Any,
             })))
         } else {
-            V::Result(callee)
+            let _ = callee;
+            V::Result
         }
     }
 
     fn callee_of(&mut self, f: &V<'a>, at: usize, opcode: &'static str) -> u32 {
-        match f {
-            V::Global(ix) => *ix,
-            _ => {
-                self.events.push(Event::IndirectCall {
-                    offset: self.base + at as u64,
-                    opcode,
-                });
-                NO_GLOBAL
-            }
+        if let V::Global(ix) = f {
+            *ix
+        } else {
+            self.events.push(Event::IndirectCall {
+                offset: self.base + at as u64,
+                opcode,
+            });
+            NO_GLOBAL
         }
     }
 
@@ -574,7 +608,7 @@ impl<'a> Vm<'a, '_> {
                             .collect();
                         V::Dict(Rc::new(RefCell::new(pairs)))
                     } else {
-                        if op == b'd' && (self.stack.len() - m) % 2 != 0 {
+                        if op == b'd' && !(self.stack.len() - m).is_multiple_of(2) {
                             return self.err(at, "odd number of items for DICT");
                         }
                         self.stack.truncate(m);
@@ -618,7 +652,7 @@ impl<'a> Vm<'a, '_> {
                 }
                 b'u' => {
                     let m = self.pop_mark(at)?;
-                    if (self.stack.len() - m) % 2 != 0 {
+                    if !(self.stack.len() - m).is_multiple_of(2) {
                         return self.err(at, "odd number of items for SETITEMS");
                     }
                     if self.rich {
@@ -652,7 +686,7 @@ impl<'a> Vm<'a, '_> {
                     self.memo_put(i, at)?;
                 }
                 0x94 => {
-                    let i = (self.memo.len() + self.memo_sparse.len()) as u64;
+                    let i = self.memo_count;
                     self.memo_put(i, at)?;
                 }
                 b'g' => {
@@ -691,23 +725,20 @@ impl<'a> Vm<'a, '_> {
                 0x93 => {
                     let name = self.pop(at)?;
                     let module = self.pop(at)?;
-                    let v = match (module.as_str(), name.as_str()) {
-                        (Some(m), Some(n)) => {
-                            let (m, n) = (m.into_owned(), n.into_owned());
-                            V::Global(self.intern_global(&m, &n, at, "STACK_GLOBAL"))
-                        }
-                        _ => {
-                            let detail = format!(
-                                "module operand is {}, name operand is {}",
-                                module.describe(),
-                                name.describe()
-                            );
-                            self.events.push(Event::DynamicGlobal {
-                                offset: self.base + at as u64,
-                                detail,
-                            });
-                            V::Global(NO_GLOBAL)
-                        }
+                    let v = if let (Some(m), Some(n)) = (module.as_str(), name.as_str()) {
+                        let (m, n) = (m.into_owned(), n.into_owned());
+                        V::Global(self.intern_global(&m, &n, at, "STACK_GLOBAL"))
+                    } else {
+                        let detail = format!(
+                            "module operand is {}, name operand is {}",
+                            module.describe(),
+                            name.describe()
+                        );
+                        self.events.push(Event::DynamicGlobal {
+                            offset: self.base + at as u64,
+                            detail,
+                        });
+                        V::Global(NO_GLOBAL)
                     };
                     self.push(v, at)?;
                 }
@@ -835,7 +866,14 @@ impl<'a> Vm<'a, '_> {
             if self.depth >= self.limits.max_nested_depth {
                 return self.err(at, "joblib object arrays nested too deeply");
             }
-            let inner = analyze_depth(self.data, self.pos, self.base, self.limits, self.depth + 1);
+            let inner = analyze_depth(
+                self.data,
+                self.pos,
+                self.base,
+                self.limits,
+                self.depth + 1,
+                true,
+            );
             self.merge(inner)?;
             return Ok(());
         }

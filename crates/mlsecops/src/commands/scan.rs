@@ -92,7 +92,7 @@ pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStat
     let rendered = render::render(&report, args.format, color && args.output.is_none())?;
     match &args.output {
         Some(p) => {
-            std::fs::write(p, rendered).with_context(|| format!("writing {}", p.display()))?
+            std::fs::write(p, rendered).with_context(|| format!("writing {}", p.display()))?;
         }
         None => std::io::stdout().lock().write_all(rendered.as_bytes())?,
     }

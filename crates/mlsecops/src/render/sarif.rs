@@ -116,9 +116,14 @@ pub fn render(r: &Report) -> Value {
         .errors
         .iter()
         .map(|e| {
+            let mut at = e.path.clone();
+            for m in &e.members {
+                at.push('!');
+                at.push_str(m);
+            }
             json!({
                 "level": "error",
-                "message": {"text": format!("{}{}: {}", e.path, e.members.iter().map(|m| format!("!{m}")).collect::<String>(), e.message)},
+                "message": {"text": format!("{at}: {}", e.message)},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(&e.path)}}}],
             })
         })

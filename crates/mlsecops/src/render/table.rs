@@ -44,7 +44,8 @@ pub fn render(r: &Report, color: bool) -> String {
             .as_ref()
             .map(|s| format!(" [suppressed: {}]", s.reason))
             .unwrap_or_default();
-        let _ = writeln!(out, "  {sev} {:<28} {place}", f.rule);
+        let line = format!("  {sev} {:<28} {place}", f.rule);
+        let _ = writeln!(out, "{}", line.trim_end());
         let _ = writeln!(out, "           {}{sup}", f.message);
     }
     for e in &r.errors {
@@ -81,7 +82,12 @@ pub fn render(r: &Report, color: bool) -> String {
     );
     if s.findings == 0 && s.scanned > 0 {
         out.push_str("no known-unsafe constructs found\n");
-    } else if let Some(f) = r.findings.iter().find(|f| f.suppressed.is_none()) {
+    } else if let Some(f) = r
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .max_by_key(|f| f.severity)
+    {
         let _ = writeln!(
             out,
             "hint: `mlsecops rule {}` explains a rule and how to fix it",

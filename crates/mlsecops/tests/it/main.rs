@@ -1,0 +1,6 @@
+//! Integration tests of the `mlsecops` binary (one test binary per crate).
+#![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::print_stdout)]
+
+mod cli;
+mod formats;
+mod support;
