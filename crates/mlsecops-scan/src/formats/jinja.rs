@@ -11,7 +11,6 @@ use crate::ctx::Ctx;
 const DANGEROUS_ATTRS: &[&str] = &[
     "os",
     "popen",
-    "system",
     "subprocess",
     "eval",
     "exec",
@@ -161,6 +160,8 @@ mod tests {
         assert_eq!(suspicious(chatml), None);
         let llama = "{% set ns = namespace(system=false) %}{% for m in messages %}{% if m.role == 'system' %}{% set ns.system = true %}{% endif %}{% if loop.first and not ns.system %}{{ bos_token }}{% endif %}{% if m.role not in ['user','assistant'] %}{{ raise_exception('bad role') }}{% endif %}{{ m.content | trim }}{% endfor %}";
         assert_eq!(suspicious(llama), None);
+        // `system` is an everyday namespace attribute; `os.system` is caught by `os`.
+        assert!(suspicious("{{ x.os.system('id') }}").is_some());
     }
 
     #[test]

@@ -12,9 +12,7 @@
 //! *inside* the pickle stream right after that object's `BUILD`, and the VM
 //! must know the array's size to step over them.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use super::globals::{Verdict, classify};
 
@@ -93,40 +91,43 @@ const NO_GLOBAL: u32 = u32::MAX;
 const MAX_LINE: usize = 1 << 16;
 const RICH_CAP: usize = 64;
 
+/// Most containers tracked in rich mode; past it values become untracked.
+const RICH_MAX_NODES: usize = 1 << 20;
+
+/// A container tracked in rich mode. Containers live in the VM's arena and
+/// values refer to them by index, so self-referencing pickles (a dict that
+/// contains itself) cannot create reference cycles.
 #[derive(Debug)]
-struct Obj<'a> {
-    callee: u32,
-    args: V<'a>,
-    state: V<'a>,
+enum Node {
+    Tuple(Vec<V>),
+    Dict(Vec<(V, V)>),
+    Obj { callee: u32, args: V, state: V },
 }
 
-#[derive(Clone, Debug)]
-enum V<'a> {
+/// A symbolic value: 16 bytes, `Copy`, no drop glue (the VM's hot path
+/// moves millions of them).
+#[derive(Clone, Copy, Debug)]
+enum V {
     Any,
     Int(i64),
-    Str(&'a [u8]),
-    OwnedStr(Rc<str>),
+    /// A string constant: (offset, length) in the input buffer.
+    Str(u32, u32),
+    /// A decoded string (escapes resolved): index into `Vm::owned`.
+    OwnedStr(u32),
     Global(u32),
     /// The result of a call (untracked outside rich mode).
     Result,
-    Tuple(Rc<[V<'a>]>),
-    Dict(Rc<RefCell<Vec<(V<'a>, V<'a>)>>>),
-    Obj(Rc<RefCell<Obj<'a>>>),
+    Tuple(u32),
+    Dict(u32),
+    Obj(u32),
 }
 
-impl V<'_> {
-    fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match self {
-            V::Str(b) => Some(String::from_utf8_lossy(b)),
-            V::OwnedStr(s) => Some(std::borrow::Cow::Borrowed(s)),
-            _ => None,
-        }
-    }
-    fn describe(&self) -> &'static str {
+impl V {
+    fn describe(self) -> &'static str {
         match self {
             V::Any => "a value",
             V::Int(_) => "an integer",
-            V::Str(_) | V::OwnedStr(_) => "a string",
+            V::Str(..) | V::OwnedStr(_) => "a string",
             V::Global(_) => "an imported global",
             V::Result | V::Obj(_) => "the result of a call",
             V::Tuple(_) => "a tuple",
@@ -135,17 +136,23 @@ impl V<'_> {
     }
 }
 
+/// A string argument as decoded from the stream.
+enum Text<'a> {
+    Borrowed(&'a [u8]),
+    Owned(String),
+}
+
 struct Vm<'a, 'l> {
     data: &'a [u8],
     pos: usize,
     base: u64,
-    stack: Vec<V<'a>>,
+    stack: Vec<V>,
     marks: Vec<usize>,
     /// Dense memo: 0 = unset, 1 = an untracked value, k + 2 = `memo_vals[k]`.
     /// Four bytes per key keeps million-object pickles cheap.
     memo: Vec<u32>,
-    memo_vals: Vec<V<'a>>,
-    memo_sparse: HashMap<u64, V<'a>>,
+    memo_vals: Vec<V>,
+    memo_sparse: HashMap<u64, V>,
     /// Distinct memo keys (what `len(memo)` is for MEMOIZE).
     memo_count: u64,
     globals: Vec<GlobalUse>,
@@ -153,6 +160,8 @@ struct Vm<'a, 'l> {
     events: Vec<Event>,
     nested: Vec<(u64, &'a [u8])>,
     rich: bool,
+    arena: Vec<Node>,
+    owned: Vec<Box<str>>,
     ops: u64,
     protocol: Option<u8>,
     limits: &'l VmLimits,
@@ -198,6 +207,8 @@ fn analyze_depth<'a>(
         events: Vec::new(),
         nested: Vec::new(),
         rich,
+        arena: Vec::new(),
+        owned: Vec::new(),
         ops: 0,
         protocol: None,
         limits,
@@ -226,7 +237,7 @@ impl<'a> Vm<'a, '_> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
         match end {
@@ -247,7 +258,7 @@ impl<'a> Vm<'a, '_> {
         Ok(self.take(1, at)?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     fn le(&mut self, n: usize, at: usize) -> R<u64> {
         let b = self.take(n, at)?;
         let mut v = 0u64;
@@ -270,10 +281,49 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
+    #[inline(always)]
     fn len_prefixed(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
         let len = self.le(n, at)?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         self.take(len, at)
+    }
+
+    /// A string value for `t`, borrowed from the input when possible.
+    #[inline(always)]
+    fn text(&mut self, t: Text<'a>) -> V {
+        match t {
+            Text::Borrowed(b) => {
+                let off = b.as_ptr() as usize - self.data.as_ptr() as usize;
+                match (u32::try_from(off), u32::try_from(b.len())) {
+                    (Ok(o), Ok(l)) => V::Str(o, l),
+                    _ if b.len() <= 4096 => self.own(String::from_utf8_lossy(b).into_owned()),
+                    _ => V::Any,
+                }
+            }
+            Text::Owned(o) => self.own(o),
+        }
+    }
+
+    fn own(&mut self, s: String) -> V {
+        if self.owned.len() >= RICH_MAX_NODES {
+            return V::Any;
+        }
+        self.owned.push(s.into_boxed_str());
+        V::OwnedStr(self.owned.len() as u32 - 1)
+    }
+
+    fn str_of(&self, v: V) -> Option<std::borrow::Cow<'_, str>> {
+        match v {
+            V::Str(o, l) => self
+                .data
+                .get(o as usize..o as usize + l as usize)
+                .map(String::from_utf8_lossy),
+            V::OwnedStr(i) => self
+                .owned
+                .get(i as usize)
+                .map(|s| std::borrow::Cow::Borrowed(&**s)),
+            _ => None,
+        }
     }
 
     #[inline]
@@ -281,8 +331,8 @@ impl<'a> Vm<'a, '_> {
         self.marks.last().copied().unwrap_or(0)
     }
 
-    #[inline]
-    fn push(&mut self, v: V<'a>, at: usize) -> R<()> {
+    #[inline(always)]
+    fn push(&mut self, v: V, at: usize) -> R<()> {
         if self.stack.len() >= self.limits.max_stack {
             return self.err(at, "stack limit exceeded");
         }
@@ -290,16 +340,16 @@ impl<'a> Vm<'a, '_> {
         Ok(())
     }
 
-    #[inline]
-    fn pop(&mut self, at: usize) -> R<V<'a>> {
+    #[inline(always)]
+    fn pop(&mut self, at: usize) -> R<V> {
         if self.stack.len() <= self.fence() {
             return self.err(at, "unpickling stack underflow");
         }
         Ok(self.stack.pop().unwrap_or(V::Any))
     }
 
-    #[inline]
-    fn top(&self, at: usize) -> R<&V<'a>> {
+    #[inline(always)]
+    fn top(&self, at: usize) -> R<&V> {
         if self.stack.len() <= self.fence() {
             return self.err(at, "unpickling stack underflow");
         }
@@ -315,8 +365,26 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
+    #[inline(always)]
     fn memo_put(&mut self, idx: u64, at: usize) -> R<()> {
-        let v = self.top(at)?.clone();
+        let v = *self.top(at)?;
+        // Fast path: MEMOIZE / sequential PUTs append the next key.
+        if idx == self.memo.len() as u64
+            && self.memo.len() < self.limits.max_memo
+            && self.memo_sparse.is_empty()
+        {
+            let slot = if matches!(v, V::Any) {
+                1
+            } else if self.memo_vals.len() < self.limits.max_memo {
+                self.memo_vals.push(v);
+                self.memo_vals.len() as u32 + 1
+            } else {
+                return self.err(at, "memo limit exceeded");
+            };
+            self.memo.push(slot);
+            self.memo_count += 1;
+            return Ok(());
+        }
         if let Ok(i) = usize::try_from(idx)
             && i <= self.memo.len().saturating_mul(2) + 4096
             && i < self.limits.max_memo
@@ -324,7 +392,10 @@ impl<'a> Vm<'a, '_> {
             if i >= self.memo.len() {
                 self.memo.resize(i + 1, 0);
             }
-            if self.memo[i] == 0 {
+            // A key is new unless it is set here or was stored sparsely
+            // before the dense part grew over it.
+            let existed = self.memo[i] != 0 || self.memo_sparse.remove(&idx).is_some();
+            if !existed {
                 self.memo_count += 1;
             }
             self.memo[i] = if matches!(v, V::Any) {
@@ -347,15 +418,16 @@ impl<'a> Vm<'a, '_> {
         Ok(())
     }
 
+    #[inline(always)]
     fn memo_get(&mut self, idx: u64, at: usize) -> R<()> {
         let dense = usize::try_from(idx)
             .ok()
             .and_then(|i| self.memo.get(i).copied())
             .unwrap_or(0);
         let v = match dense {
-            0 => self.memo_sparse.get(&idx).cloned(),
+            0 => self.memo_sparse.get(&idx).copied(),
             1 => Some(V::Any),
-            k => self.memo_vals.get(k as usize - 2).cloned(),
+            k => self.memo_vals.get(k as usize - 2).copied(),
         };
         match v {
             Some(v) => self.push(v, at),
@@ -406,20 +478,48 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
-    fn call_result(&self, callee: u32, args: V<'a>) -> V<'a> {
+    fn alloc(&mut self, n: Node) -> Option<u32> {
+        if self.arena.len() >= RICH_MAX_NODES {
+            return None;
+        }
+        self.arena.push(n);
+        Some(self.arena.len() as u32 - 1)
+    }
+
+    fn call_result(&mut self, callee: u32, args: V) -> V {
         if self.rich {
-            V::Obj(Rc::new(RefCell::new(Obj {
+            let state = V::Any;
+            self.alloc(Node::Obj {
                 callee,
                 args,
-                state: V::Any,
-            })))
+                state,
+            })
+            .map_or(V::Result, V::Obj)
         } else {
-            let _ = callee;
             V::Result
         }
     }
 
-    fn callee_of(&mut self, f: &V<'a>, at: usize, opcode: &'static str) -> u32 {
+    fn new_dict(&mut self, pairs: Vec<(V, V)>) -> V {
+        self.alloc(Node::Dict(pairs)).map_or(V::Any, V::Dict)
+    }
+
+    /// Adds pairs to the dict on top of the stack, when it is tracked.
+    fn dict_extend(&mut self, pairs: impl IntoIterator<Item = (V, V)>, at: usize) -> R<()> {
+        if let V::Dict(ix) = *self.top(at)?
+            && let Some(Node::Dict(d)) = self.arena.get_mut(ix as usize)
+        {
+            for p in pairs {
+                if d.len() >= RICH_CAP {
+                    break;
+                }
+                d.push(p);
+            }
+        }
+        Ok(())
+    }
+
+    fn callee_of(&mut self, f: &V, at: usize, opcode: &'static str) -> u32 {
         if let V::Global(ix) = f {
             *ix
         } else {
@@ -431,9 +531,9 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
-    fn tuple_from(&self, items: Vec<V<'a>>) -> V<'a> {
+    fn tuple_from(&mut self, items: Vec<V>) -> V {
         if self.rich && items.len() <= RICH_CAP {
-            V::Tuple(items.into())
+            self.alloc(Node::Tuple(items)).map_or(V::Any, V::Tuple)
         } else {
             V::Any
         }
@@ -487,7 +587,7 @@ impl<'a> Vm<'a, '_> {
                     self.stack.truncate(m);
                 }
                 b'2' => {
-                    let v = self.top(at)?.clone();
+                    let v = *self.top(at)?;
                     self.push(v, at)?;
                 }
                 b'N' | b')' | 0x88 | 0x89 => {
@@ -548,14 +648,16 @@ impl<'a> Vm<'a, '_> {
                 }
                 b'S' => {
                     let l = self.line(at)?;
-                    let v = decode_repr_string(l)
+                    let t = decode_repr_string(l)
                         .ok_or(())
                         .or_else(|()| self.err(at, "STRING opcode argument must be quoted"))?;
+                    let v = self.text(t);
                     self.push(v, at)?;
                 }
                 b'V' => {
                     let l = self.line(at)?;
-                    let v = decode_raw_unicode_escape(l);
+                    let t = decode_raw_unicode_escape(l);
+                    let v = self.text(t);
                     self.push(v, at)?;
                 }
                 b'T' | b'U' | b'X' | 0x8c | 0x8d => {
@@ -568,7 +670,8 @@ impl<'a> Vm<'a, '_> {
                     if matches!(op, b'T' | b'U') {
                         self.note_bytes(b, at);
                     }
-                    self.push(V::Str(b), at)?;
+                    let v = self.text(Text::Borrowed(b));
+                    self.push(v, at)?;
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match op {
@@ -589,7 +692,7 @@ impl<'a> Vm<'a, '_> {
                 }
                 b']' | b'}' | 0x8f => {
                     let v = if op == b'}' && self.rich {
-                        V::Dict(Rc::new(RefCell::new(Vec::new())))
+                        self.new_dict(Vec::new())
                     } else {
                         V::Any
                     };
@@ -597,20 +700,17 @@ impl<'a> Vm<'a, '_> {
                 }
                 b'l' | b't' | b'd' | 0x91 => {
                     let m = self.pop_mark(at)?;
+                    if op == b'd' && !(self.stack.len() - m).is_multiple_of(2) {
+                        return self.err(at, "odd number of items for DICT");
+                    }
                     let v = if op == b't' && self.rich && self.stack.len() - m <= RICH_CAP {
-                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
-                        V::Tuple(items.into())
+                        let items: Vec<V> = self.stack.drain(m..).collect();
+                        self.tuple_from(items)
                     } else if op == b'd' && self.rich && self.stack.len() - m <= 2 * RICH_CAP {
-                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
-                        let pairs = items
-                            .chunks_exact(2)
-                            .map(|p| (p[0].clone(), p[1].clone()))
-                            .collect();
-                        V::Dict(Rc::new(RefCell::new(pairs)))
+                        let items: Vec<V> = self.stack.drain(m..).collect();
+                        let pairs = items.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+                        self.new_dict(pairs)
                     } else {
-                        if op == b'd' && !(self.stack.len() - m).is_multiple_of(2) {
-                            return self.err(at, "odd number of items for DICT");
-                        }
                         self.stack.truncate(m);
                         V::Any
                     };
@@ -623,8 +723,8 @@ impl<'a> Vm<'a, '_> {
                     }
                     let split = self.stack.len() - n;
                     let v = if self.rich {
-                        let items: Vec<V<'a>> = self.stack.drain(split..).collect();
-                        V::Tuple(items.into())
+                        let items: Vec<V> = self.stack.drain(split..).collect();
+                        self.tuple_from(items)
                     } else {
                         self.stack.truncate(split);
                         V::Any
@@ -643,12 +743,7 @@ impl<'a> Vm<'a, '_> {
                 b's' => {
                     let v = self.pop(at)?;
                     let k = self.pop(at)?;
-                    if let V::Dict(d) = self.top(at)? {
-                        let mut d = d.borrow_mut();
-                        if d.len() < RICH_CAP {
-                            d.push((k, v));
-                        }
-                    }
+                    self.dict_extend([(k, v)], at)?;
                 }
                 b'u' => {
                     let m = self.pop_mark(at)?;
@@ -656,15 +751,9 @@ impl<'a> Vm<'a, '_> {
                         return self.err(at, "odd number of items for SETITEMS");
                     }
                     if self.rich {
-                        let items: Vec<V<'a>> = self.stack.drain(m..).collect();
-                        if let V::Dict(d) = self.top(at)? {
-                            let mut d = d.borrow_mut();
-                            for p in items.chunks_exact(2) {
-                                if d.len() < RICH_CAP {
-                                    d.push((p[0].clone(), p[1].clone()));
-                                }
-                            }
-                        }
+                        let items: Vec<V> = self.stack.drain(m..).collect();
+                        let pairs: Vec<_> = items.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+                        self.dict_extend(pairs, at)?;
                     } else {
                         self.stack.truncate(m);
                         self.top(at)?;
@@ -725,7 +814,7 @@ impl<'a> Vm<'a, '_> {
                 0x93 => {
                     let name = self.pop(at)?;
                     let module = self.pop(at)?;
-                    let v = if let (Some(m), Some(n)) = (module.as_str(), name.as_str()) {
+                    let v = if let (Some(m), Some(n)) = (self.str_of(module), self.str_of(name)) {
                         let (m, n) = (m.into_owned(), n.into_owned());
                         V::Global(self.intern_global(&m, &n, at, "STACK_GLOBAL"))
                     } else {
@@ -782,7 +871,7 @@ impl<'a> Vm<'a, '_> {
                     if self.stack.len() <= m {
                         return self.err(at, "OBJ needs a class after the mark");
                     }
-                    let cls = self.stack[m].clone();
+                    let cls = self.stack[m];
                     self.stack.truncate(m);
                     let callee = self.callee_of(&cls, at, "OBJ");
                     let v = self.call_result(callee, V::Any);
@@ -790,7 +879,7 @@ impl<'a> Vm<'a, '_> {
                 }
                 b'b' => {
                     let state = self.pop(at)?;
-                    let target = self.top(at)?.clone();
+                    let target = *self.top(at)?;
                     match target {
                         V::Global(ix) => {
                             let target = self.global_name(ix);
@@ -799,11 +888,20 @@ impl<'a> Vm<'a, '_> {
                                 target,
                             });
                         }
-                        V::Obj(o) => {
-                            let callee = o.borrow().callee;
-                            o.borrow_mut().state = state;
-                            if self.is_global(callee, "numpy_pickle", "NumpyArrayWrapper") {
-                                self.skip_joblib_array(&o, at)?;
+                        V::Obj(ix) => {
+                            let mut wrapper = false;
+                            if let Some(Node::Obj {
+                                callee, state: s, ..
+                            }) = self.arena.get_mut(ix as usize)
+                            {
+                                *s = state;
+                                wrapper = *callee != NO_GLOBAL;
+                                let callee = *callee;
+                                wrapper = wrapper
+                                    && self.is_global(callee, "numpy_pickle", "NumpyArrayWrapper");
+                            }
+                            if wrapper {
+                                self.skip_joblib_array(ix, at)?;
                             }
                         }
                         _ => {}
@@ -825,40 +923,56 @@ impl<'a> Vm<'a, '_> {
     /// joblib writes a wrapped array's bytes right after the wrapper's BUILD:
     /// a nested pickle for object arrays, otherwise optional alignment
     /// padding followed by the raw data.
-    fn skip_joblib_array(&mut self, wrapper: &Rc<RefCell<Obj<'a>>>, at: usize) -> R<()> {
-        let w = wrapper.borrow();
-        let V::Dict(state) = &w.state else {
-            return self.err(at, "joblib array wrapper without a state dict");
-        };
-        let state = state.borrow();
-        let get = |key: &str| {
-            state
-                .iter()
-                .find(|(k, _)| k.as_str().is_some_and(|s| s == key))
-                .map(|(_, v)| v.clone())
-        };
-        let allow_mmap = matches!(get("allow_mmap"), Some(V::Int(1)));
-        let Some(V::Obj(dtype)) = get("dtype") else {
-            return self.err(at, "joblib array wrapper without a dtype");
-        };
-        let dtype = dtype.borrow();
-        let descr = match &dtype.args {
-            V::Tuple(t) => t
-                .first()
-                .and_then(|d| d.as_str().map(std::borrow::Cow::into_owned)),
-            _ => None,
-        };
-        let Some(descr) = descr else {
-            return self.err(at, "joblib dtype without a descriptor");
-        };
-        let elsize = match &dtype.state {
-            V::Tuple(t) => match t.get(5) {
-                Some(V::Int(n)) if *n > 0 => Some(*n as u64),
+    fn tuple_items(&self, v: &V) -> Option<&[V]> {
+        match v {
+            V::Tuple(ix) => match self.arena.get(*ix as usize) {
+                Some(Node::Tuple(t)) => Some(t),
                 _ => None,
             },
             _ => None,
+        }
+    }
+
+    fn skip_joblib_array(&mut self, wrapper: u32, at: usize) -> R<()> {
+        let state = match self.arena.get(wrapper as usize) {
+            Some(Node::Obj {
+                state: V::Dict(d), ..
+            }) => *d,
+            _ => return self.err(at, "joblib array wrapper without a state dict"),
         };
-        drop(dtype);
+        let Some(Node::Dict(pairs)) = self.arena.get(state as usize) else {
+            return self.err(at, "joblib array wrapper without a state dict");
+        };
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| self.str_of(*k).is_some_and(|s| s == key))
+                .map(|(_, v)| *v)
+        };
+        let allow_mmap = matches!(get("allow_mmap"), Some(V::Int(1)));
+        let shape = get("shape");
+        let Some(V::Obj(dtype)) = get("dtype") else {
+            return self.err(at, "joblib array wrapper without a dtype");
+        };
+        let Some(Node::Obj {
+            args,
+            state: dstate,
+            ..
+        }) = self.arena.get(dtype as usize)
+        else {
+            return self.err(at, "joblib array wrapper without a dtype");
+        };
+        let descr = self
+            .tuple_items(args)
+            .and_then(|t| t.first())
+            .and_then(|d| self.str_of(*d).map(std::borrow::Cow::into_owned));
+        let Some(descr) = descr else {
+            return self.err(at, "joblib dtype without a descriptor");
+        };
+        let elsize = match self.tuple_items(dstate).and_then(|t| t.get(5)) {
+            Some(V::Int(n)) if *n > 0 => Some(*n as u64),
+            _ => None,
+        };
         if descr
             .trim_start_matches(['<', '>', '|', '='])
             .starts_with('O')
@@ -881,9 +995,9 @@ impl<'a> Vm<'a, '_> {
             return self.err(at, format!("joblib array with unknown dtype `{descr}`"));
         };
         let mut count: u64 = 1;
-        match get("shape") {
-            Some(V::Tuple(dims)) => {
-                for d in dims.iter() {
+        match shape.as_ref().and_then(|v| self.tuple_items(v)) {
+            Some(dims) => {
+                for d in dims {
                     let V::Int(n) = d else {
                         return self.err(at, "joblib array shape is not a tuple of integers");
                     };
@@ -893,7 +1007,7 @@ impl<'a> Vm<'a, '_> {
                         .or_else(|()| self.err(at, "joblib array shape overflows"))?;
                 }
             }
-            _ => return self.err(at, "joblib array wrapper without a shape"),
+            None => return self.err(at, "joblib array wrapper without a shape"),
         }
         let nbytes = count
             .checked_mul(itemsize)
@@ -960,14 +1074,14 @@ fn global_part(l: &[u8]) -> Option<String> {
 }
 
 /// Decodes a protocol 0 `STRING` argument (a Python `repr` of a str).
-fn decode_repr_string(l: &[u8]) -> Option<V<'_>> {
+fn decode_repr_string(l: &[u8]) -> Option<Text<'_>> {
     let l = l.strip_suffix(b"\r").unwrap_or(l);
     if l.len() < 2 || l[0] != l[l.len() - 1] || !(l[0] == b'\'' || l[0] == b'"') {
         return None;
     }
     let inner = &l[1..l.len() - 1];
     if !inner.contains(&b'\\') {
-        return Some(V::Str(inner));
+        return Some(Text::Borrowed(inner));
     }
     let mut out: Vec<u8> = Vec::with_capacity(inner.len());
     let mut i = 0;
@@ -1011,13 +1125,13 @@ fn decode_repr_string(l: &[u8]) -> Option<V<'_>> {
             other => out.push(other),
         }
     }
-    Some(V::OwnedStr(String::from_utf8_lossy(&out).into()))
+    Some(Text::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 /// Decodes a protocol 0 `UNICODE` argument (raw-unicode-escape).
-fn decode_raw_unicode_escape(l: &[u8]) -> V<'_> {
+fn decode_raw_unicode_escape(l: &[u8]) -> Text<'_> {
     if !l.contains(&b'\\') {
-        return V::Str(l);
+        return Text::Borrowed(l);
     }
     let mut out = String::with_capacity(l.len());
     let mut i = 0;
@@ -1039,5 +1153,142 @@ fn decode_raw_unicode_escape(l: &[u8]) -> V<'_> {
         out.push(char::from(l[i]));
         i += 1;
     }
-    V::OwnedStr(out.into())
+    Text::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn globals(data: &[u8]) -> Vec<String> {
+        let a = analyze(data, 0, 0, &VmLimits::default(), false);
+        a.globals
+            .iter()
+            .map(|g| format!("{}.{}", g.module, g.name))
+            .collect()
+    }
+
+    /// (pickle bytes, globals it imports, stops cleanly)
+    fn check(data: &[u8], want: &[&str], clean: bool) {
+        let a = analyze(data, 0, 0, &VmLimits::default(), false);
+        let got: Vec<String> = a
+            .globals
+            .iter()
+            .map(|g| format!("{}.{}", g.module, g.name))
+            .collect();
+        assert_eq!(got, want, "{data:?}");
+        assert_eq!(a.end.is_ok(), clean, "{:?}", a.end);
+    }
+
+    #[test]
+    fn data_driven() {
+        // protocol 0 GLOBAL + REDUCE
+        check(b"cos\nsystem\n(S'id'\ntR.", &["os.system"], true);
+        // protocol 4 STACK_GLOBAL with memoized operands fetched by BINGET
+        check(
+            b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93)R.",
+            &["os.system"],
+            true,
+        );
+        // STRING with escapes decodes before the verdict
+        check(b"S'o\\x73'\nS'system'\n\x93.", &["os.system"], true);
+        // the payload before a truncation still counts
+        check(
+            b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00",
+            &["posix.system"],
+            false,
+        );
+        // INST imports and calls
+        check(
+            b"(S'x'\nisubprocess\ncheck_output\n.",
+            &["subprocess.check_output"],
+            true,
+        );
+        // invalid opcode
+        check(b"\x80\x02\xff", &[], false);
+        // stack underflow after MARK
+        check(b"(R.", &[], false);
+    }
+
+    #[test]
+    fn memoize_indices_follow_distinct_keys() {
+        // BINPUT 5, then MEMOIZE must use index 1 (len(memo)), not 6.
+        let p = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94\x8c\x03zzz\x94h\x00h\x01\x93.";
+        assert_eq!(globals(p), ["os.system"]);
+        let p =
+            b"\x80\x04\x8c\x01a\x94\x8c\x01b\x94\x8c\x02os\x94\x8c\x06system\x94h\x02h\x03\x93.";
+        assert_eq!(globals(p), ["os.system"]);
+        // sparse then dense key: MEMOIZE index counts distinct keys only
+        let mut p = b"\x80\x04\x8c\x02os".to_vec();
+        p.extend_from_slice(b"r\x00\x00\x01\x00"); // LONG_BINPUT 65536 (sparse)
+        p.extend_from_slice(b"\x94"); // MEMOIZE -> key 1
+        p.extend_from_slice(b"\x8c\x06system\x94"); // key 2
+        p.extend_from_slice(b"h\x01h\x02\x93.");
+        assert_eq!(globals(&p), ["os.system"]);
+    }
+
+    #[test]
+    fn dynamic_and_ext_events() {
+        let a = analyze(
+            b"\x80\x04cbuiltins\nstr\n\x8c\x02os\x85R\x8c\x06system\x93.",
+            0,
+            0,
+            &VmLimits::default(),
+            false,
+        );
+        assert!(
+            a.events
+                .iter()
+                .any(|e| matches!(e, Event::DynamicGlobal { .. }))
+        );
+        let a = analyze(b"\x80\x02\x82\x01).", 0, 0, &VmLimits::default(), false);
+        assert!(
+            a.events
+                .iter()
+                .any(|e| matches!(e, Event::ExtCode { code: 1, .. }))
+        );
+    }
+
+    #[test]
+    fn self_referencing_containers_are_fine() {
+        // rich mode: a dict stored into itself (was an Rc cycle, found by the fuzzer)
+        let p = b"\x80\x04}\x94\x8c\x01ah\x00s\x8c\x01bh\x00sh\x00h\x00(h\x00h\x00u.";
+        let a = analyze(p, 0, 0, &VmLimits::default(), true);
+        assert!(a.end.is_ok(), "{:?}", a.end);
+    }
+
+    #[test]
+    fn itemsizes() {
+        assert_eq!(itemsize_of("<f8"), Some(8));
+        assert_eq!(itemsize_of("|b1"), Some(1));
+        assert_eq!(itemsize_of("<U5"), Some(20));
+        assert_eq!(itemsize_of("M8[ns]"), Some(8));
+        assert_eq!(itemsize_of("?"), Some(1));
+        assert_eq!(itemsize_of("zz"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(any::<u8>(), 0..2048), rich in any::<bool>()) {
+            let limits = VmLimits { max_stack: 4096, max_memo: 4096, max_nested_depth: 3 };
+            let a = analyze(&data, 0, 0, &limits, rich);
+            if let Ok(end) = a.end {
+                prop_assert!(end <= data.len());
+            }
+        }
+
+        #[test]
+        fn opcode_soup_never_panics(ops in proptest::collection::vec(prop_oneof![
+            Just(b"(".to_vec()), Just(b")".to_vec()), Just(b"}".to_vec()), Just(b"]".to_vec()),
+            Just(b"\x94".to_vec()), Just(b"h\x00".to_vec()), Just(b"q\x01".to_vec()), Just(b"s".to_vec()),
+            Just(b"u".to_vec()), Just(b"t".to_vec()), Just(b"\x86".to_vec()), Just(b"R".to_vec()),
+            Just(b"b".to_vec()), Just(b"\x93".to_vec()), Just(b"\x8c\x02os".to_vec()), Just(b"K\x05".to_vec()),
+            Just(b"cnumpy\ndtype\n".to_vec()), Just(b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n".to_vec()),
+            Just(b"0".to_vec()), Just(b"1".to_vec()), Just(b"2".to_vec()), Just(b"\x81".to_vec()),
+        ], 0..200)) {
+            let data: Vec<u8> = ops.concat();
+            let _ = analyze(&data, 0, 0, &VmLimits::default(), true);
+        }
+    }
 }

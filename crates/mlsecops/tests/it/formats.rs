@@ -110,7 +110,10 @@ fn sarif_is_valid_sarif_2_1_0() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["level"] == "error" || r["level"].is_null())
+            // Errors and warnings fail, except SARIF2017 ("provide a
+            // region"): a finding inside an archive member has no region in
+            // the outer file, so it carries a logical location instead.
+            .filter(|r| r["level"] != "note" && r["ruleId"] != "SARIF2017")
             .map(|r| format!("{} {}", r["ruleId"], r["message"]))
             .collect();
         assert!(
