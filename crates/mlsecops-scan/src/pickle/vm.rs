@@ -237,7 +237,7 @@ impl<'a> Vm<'a, '_> {
         })
     }
 
-    #[inline(always)]
+    #[inline]
     fn take(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
         match end {
@@ -258,7 +258,7 @@ impl<'a> Vm<'a, '_> {
         Ok(self.take(1, at)?[0])
     }
 
-    #[inline(always)]
+    #[inline]
     fn le(&mut self, n: usize, at: usize) -> R<u64> {
         let b = self.take(n, at)?;
         let mut v = 0u64;
@@ -281,7 +281,7 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn len_prefixed(&mut self, n: usize, at: usize) -> R<&'a [u8]> {
         let len = self.le(n, at)?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
@@ -289,7 +289,7 @@ impl<'a> Vm<'a, '_> {
     }
 
     /// A string value for `t`, borrowed from the input when possible.
-    #[inline(always)]
+    #[inline]
     fn text(&mut self, t: Text<'a>) -> V {
         match t {
             Text::Borrowed(b) => {
@@ -331,7 +331,7 @@ impl<'a> Vm<'a, '_> {
         self.marks.last().copied().unwrap_or(0)
     }
 
-    #[inline(always)]
+    #[inline]
     fn push(&mut self, v: V, at: usize) -> R<()> {
         if self.stack.len() >= self.limits.max_stack {
             return self.err(at, "stack limit exceeded");
@@ -340,7 +340,7 @@ impl<'a> Vm<'a, '_> {
         Ok(())
     }
 
-    #[inline(always)]
+    #[inline]
     fn pop(&mut self, at: usize) -> R<V> {
         if self.stack.len() <= self.fence() {
             return self.err(at, "unpickling stack underflow");
@@ -348,7 +348,7 @@ impl<'a> Vm<'a, '_> {
         Ok(self.stack.pop().unwrap_or(V::Any))
     }
 
-    #[inline(always)]
+    #[inline]
     fn top(&self, at: usize) -> R<&V> {
         if self.stack.len() <= self.fence() {
             return self.err(at, "unpickling stack underflow");
@@ -365,7 +365,7 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn memo_put(&mut self, idx: u64, at: usize) -> R<()> {
         let v = *self.top(at)?;
         // Fast path: MEMOIZE / sequential PUTs append the next key.
@@ -418,7 +418,7 @@ impl<'a> Vm<'a, '_> {
         Ok(())
     }
 
-    #[inline(always)]
+    #[inline]
     fn memo_get(&mut self, idx: u64, at: usize) -> R<()> {
         let dense = usize::try_from(idx)
             .ok()
