@@ -214,7 +214,7 @@ fn analyze_depth<'a>(
         limits,
         depth,
     };
-    let end = vm.run();
+    let end = vm.run().map_err(|e| *e);
     let first_op_ok = vm.ops > 1 || end.is_ok();
     Analysis {
         globals: vm.globals,
@@ -227,14 +227,17 @@ fn analyze_depth<'a>(
     }
 }
 
-type R<T> = Result<T, PickleError>;
+/// Errors are boxed so the hot path moves an 8-byte `Result`.
+type R<T> = Result<T, Box<PickleError>>;
 
 impl<'a> Vm<'a, '_> {
+    #[cold]
+    #[inline(never)]
     fn err<T>(&self, at: usize, message: impl Into<String>) -> R<T> {
-        Err(PickleError {
+        Err(Box::new(PickleError {
             offset: self.base + at as u64,
             message: message.into(),
-        })
+        }))
     }
 
     #[inline]
@@ -1034,7 +1037,7 @@ impl<'a> Vm<'a, '_> {
                 self.pos = end;
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(Box::new(e)),
         }
     }
 }
