@@ -374,20 +374,24 @@ impl<'a> Vm<'a, '_> {
         // Fast path: MEMOIZE / sequential PUTs append the next key.
         if idx == self.memo.len() as u64
             && self.memo.len() < self.limits.max_memo
+            && self.memo_vals.len() < self.limits.max_memo
             && self.memo_sparse.is_empty()
         {
             let slot = if matches!(v, V::Any) {
                 1
-            } else if self.memo_vals.len() < self.limits.max_memo {
+            } else {
                 self.memo_vals.push(v);
                 self.memo_vals.len() as u32 + 1
-            } else {
-                return self.err(at, "memo limit exceeded");
             };
             self.memo.push(slot);
             self.memo_count += 1;
             return Ok(());
         }
+        self.memo_put_slow(idx, v, at)
+    }
+
+    #[inline(never)]
+    fn memo_put_slow(&mut self, idx: u64, v: V, at: usize) -> R<()> {
         if let Ok(i) = usize::try_from(idx)
             && i <= self.memo.len().saturating_mul(2) + 4096
             && i < self.limits.max_memo
