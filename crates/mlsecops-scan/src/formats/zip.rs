@@ -575,11 +575,26 @@ fn scan_entry(ctx: &mut Ctx<'_>, data: &[u8], e: &Entry, prefixes: &[String]) {
                     None,
                 );
             }
-            let limit = super::compress::budget(ctx);
-            let out = if e.method == 8 {
-                super::compress::read_bounded(flate2::read::DeflateDecoder::new(raw), limit)
+            let inflate = |limit: u64| {
+                if e.method == 8 {
+                    super::compress::read_bounded(flate2::read::DeflateDecoder::new(raw), limit)
+                } else {
+                    super::compress::read_bounded(bzip2::read::BzDecoder::new(raw), limit)
+                }
+            };
+            // A compressed numeric array (np.savez_compressed) is decided by its
+            // header: inflate a prefix first and skip the tensor bytes.
+            let prefix = inflate(64 * 1024);
+            if prefix.data.starts_with(b"\x93NUMPY")
+                && super::npy::parse_header(&prefix.data).is_ok_and(|h| !h.object)
+            {
+                ctx.in_member(&name, |c| c.saw("npy"));
+                return;
+            }
+            let out = if prefix.truncated {
+                inflate(super::compress::budget(ctx))
             } else {
-                super::compress::read_bounded(bzip2::read::BzDecoder::new(raw), limit)
+                prefix
             };
             ctx.in_member(&name, |c| {
                 super::compress::check_inflated(c, &out, e.compressed_size, "member");
