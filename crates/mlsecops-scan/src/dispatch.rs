@@ -18,6 +18,7 @@ pub enum Format {
     Xz,
     Zlib,
     Lzma,
+    Lz4,
     JoblibZfile,
     Npy,
     Hdf5,
@@ -49,6 +50,9 @@ pub fn detect(data: &[u8]) -> Format {
     }
     if data.len() >= 2 && data[0] == 0x78 && matches!(data[1], 0x01 | 0x5e | 0x9c | 0xda) {
         return Format::Zlib;
+    }
+    if starts(b"\x04\x22\x4d\x18") {
+        return Format::Lz4;
     }
     if starts(b"ZF0x") {
         return Format::JoblibZfile;
@@ -97,7 +101,8 @@ pub fn detect(data: &[u8]) -> Format {
 /// member name, used only for hints that content alone cannot give
 /// (`saved_model.pb`, `.onnx`), never to skip a check.
 pub(crate) fn scan_blob(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
-    match detect(data) {
+    let format = detect(data);
+    match format {
         Format::Empty => {}
         Format::Zip => zip::scan(ctx, data),
         Format::Tar => tar::scan(ctx, data),
@@ -106,9 +111,8 @@ pub(crate) fn scan_blob(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
         | Format::Xz
         | Format::Zlib
         | Format::Lzma
-        | Format::JoblibZfile => {
-            compress::scan(ctx, data, detect(data));
-        }
+        | Format::Lz4
+        | Format::JoblibZfile => compress::scan(ctx, data, format),
         Format::Npy => npy::scan(ctx, data),
         Format::Hdf5 => hdf5_scan::scan(ctx, data),
         Format::Gguf => gguf::scan(ctx, data),
@@ -117,10 +121,20 @@ pub(crate) fn scan_blob(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
         Format::Json => jsondoc::scan(ctx, data, name),
         Format::Other => scan_other(ctx, data, name),
     }
+    // A file can be two formats at once (a pickle followed by a tar, zip or
+    // HDF5 tail, or one that starts with another format's magic bytes):
+    // `pickle.load` reads it from byte 0 whatever else it is.
+    if !matches!(
+        format,
+        Format::Empty | Format::Pickle | Format::Json | Format::Other
+    ) {
+        pickle::scan_polyglot(ctx, data);
+    }
 }
 
 fn scan_other(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
     if protobuf_scan::scan_if_protobuf(ctx, data, name) {
+        pickle::scan_polyglot(ctx, data);
         return;
     }
     if pickle::scan_if_pickle(ctx, data) {

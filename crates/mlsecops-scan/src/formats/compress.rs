@@ -97,14 +97,12 @@ pub(crate) fn inflate(ctx: &Ctx<'_>, data: &[u8], fmt: Format) -> Inflated {
         Format::Bzip2 => read_bounded(bzip2::read::MultiBzDecoder::new(data), limit),
         Format::Zlib => read_bounded(flate2::read::ZlibDecoder::new(data), limit),
         Format::JoblibZfile => {
-            // b"ZF" + hex length padded with spaces, then a zlib stream.
-            let start = data
-                .iter()
-                .take(64)
-                .position(|&b| b == 0x78)
-                .unwrap_or(data.len());
+            // joblib < 0.10: b"ZF" + the hex length padded to 19 characters,
+            // then a zlib stream at offset 21.
+            let start = 21.min(data.len());
             read_bounded(flate2::read::ZlibDecoder::new(&data[start..]), limit)
         }
+        Format::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), limit),
         Format::Xz | Format::Lzma => {
             let mut sink = BoundedSink {
                 data: Vec::new(),
@@ -195,6 +193,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8], fmt: Format) {
         Format::Xz => "xz",
         Format::Zlib => "zlib",
         Format::Lzma => "lzma",
+        Format::Lz4 => "lz4",
         _ => "joblib-zfile",
     };
     ctx.saw(name);

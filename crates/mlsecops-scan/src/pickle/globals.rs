@@ -88,6 +88,9 @@ const CODE_EXEC_MODULES: &[&str] = &[
     "Tkinter",
     "_tkinter",
     "webbrowser",
+    "pydoc",
+    "antigravity",
+    "this",
     "platform",
     "signal",
     "gc",
@@ -278,6 +281,11 @@ const CODE_EXEC_NAMES: &[(&str, &str)] = &[
     ("copyreg", "_inverted_registry"),
     ("copy_reg", "add_extension"),
     ("codecs", "open"),
+    // Old joblib wrappers load `np.load(<path from the pickle>, allow_pickle=True)`.
+    ("joblib.numpy_pickle", "NDArrayWrapper"),
+    ("joblib.numpy_pickle", "ZNDArrayWrapper"),
+    ("sklearn.externals.joblib.numpy_pickle", "NDArrayWrapper"),
+    ("sklearn.externals.joblib.numpy_pickle", "ZNDArrayWrapper"),
     ("_codecs", "lookup"),
     ("codecs", "lookup"),
     ("keras.models", "load_model"),
@@ -437,11 +445,7 @@ const SAFE: &[(&str, &str)] = &[
     ("torch.serialization", "_get_layout"),
     ("torch._utils", "_get_layout"),
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),
-    ("joblib.numpy_pickle", "NDArrayWrapper"),
-    ("joblib.numpy_pickle", "ZNDArrayWrapper"),
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
-    ("sklearn.externals.joblib.numpy_pickle", "NDArrayWrapper"),
-    ("sklearn.externals.joblib.numpy_pickle", "ZNDArrayWrapper"),
     ("torch.jit._pickle", "build_boollist"),
     ("torch.jit._pickle", "build_doublelist"),
     ("torch.jit._pickle", "build_intlist"),
@@ -721,6 +725,22 @@ fn classify_one(module: &str, name: &str) -> Verdict {
 /// name and its Python 2 mapping are both judged and the worse one wins.
 #[must_use]
 pub fn classify(module: &str, name: &str) -> Verdict {
+    let mut v = classify_mapped(module, name);
+    // `find_class` resolves a dotted name attribute by attribute, so
+    // ("torch", "hub.load") is torch.hub.load: judge every module/attribute
+    // split of the full path too.
+    if name.contains('.') && name.len() <= 512 {
+        let parts: Vec<&str> = name.split('.').collect();
+        for k in 1..parts.len() {
+            let m = format!("{module}.{}", parts[..k].join("."));
+            let n = parts[k..].join(".");
+            v = worse(v, classify_mapped(&m, &n));
+        }
+    }
+    v
+}
+
+fn classify_mapped(module: &str, name: &str) -> Verdict {
     let mut v = classify_one(module, name);
     if let Some((m, n)) = py2_name(module, name) {
         v = worse(v, classify_one(m, n));
@@ -796,6 +816,15 @@ mod tests {
             ("torch.nn.modules.linear", "Linear", Verdict::Safe),
             ("numpy.core.multiarray", "_reconstruct", Verdict::Safe),
             ("uuid", "UUID", Verdict::Safe),
+            ("torch", "hub._load_local", Verdict::CodeExec),
+            (
+                "numpy",
+                "testing._private.utils.runstring",
+                Verdict::CodeExec,
+            ),
+            ("numpy", "core.multiarray._reconstruct", Verdict::Safe),
+            ("pydoc", "pipepager", Verdict::CodeExec),
+            ("joblib.numpy_pickle", "NDArrayWrapper", Verdict::CodeExec),
         ];
         for (m, n, want) in cases {
             assert_eq!(classify(m, n), want, "{m}.{n}");

@@ -7,6 +7,8 @@ mod vm;
 pub use globals::{Verdict, classify};
 pub use vm::{Analysis, Event, GlobalUse, PickleError, VmLimits, analyze};
 
+use std::collections::HashSet;
+
 use mlsecops_core::Severity;
 
 use crate::ctx::Ctx;
@@ -39,7 +41,7 @@ pub(crate) fn scan_if_pickle(ctx: &mut Ctx<'_>, data: &[u8]) -> bool {
         scan_stream(ctx, data);
         return true;
     }
-    let first = analyze(data, 0, 0, &ctx.limits.vm, needs_rich(data));
+    let first = analyze(data, 0, 0, &ctx.limits.vm, false);
     let is_pickle = first.end.is_ok() || !first.globals.is_empty() || !first.events.is_empty();
     if is_pickle {
         scan_stream_from(ctx, data, Some(first));
@@ -47,28 +49,58 @@ pub(crate) fn scan_if_pickle(ctx: &mut Ctx<'_>, data: &[u8]) -> bool {
     is_pickle
 }
 
+/// Reads `data` as a pickle too when it is primarily another format (a
+/// polyglot): reports only what the VM finds, never parse errors.
+pub(crate) fn scan_polyglot(ctx: &mut Ctx<'_>, data: &[u8]) {
+    let a = analyze(data, 0, 0, &ctx.limits.vm, false);
+    if !a.globals.is_empty() || !a.events.is_empty() {
+        ctx.report(
+            "ARCHIVE-PREPENDED-DATA",
+            Severity::Medium,
+            Some(0),
+            "the file also reads as a pickle (polyglot): its pickle reading was scanned too",
+            None,
+        );
+        let mut seen = Seen::default();
+        emit(ctx, a, &mut seen);
+    }
+}
+
 /// Scans every pickle in `data` (several may follow each other).
 pub(crate) fn scan_stream(ctx: &mut Ctx<'_>, data: &[u8]) {
     scan_stream_from(ctx, data, None);
 }
 
-fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], mut first: Option<Analysis<'a>>) {
-    ctx.saw(if is_torch_legacy(data) {
-        "pytorch-legacy"
-    } else {
-        "pickle"
-    });
+/// What was already reported for one buffer, so two readings of the same
+/// stream report each global and event once.
+#[derive(Default)]
+struct Seen {
+    globals: HashSet<(String, String)>,
+    events: HashSet<u64>,
+}
+
+/// Follows every pickle of the stream with one reading: `joblib` steps over
+/// the raw array bytes joblib's unpickler reads; the plain reading executes
+/// them as opcodes, as `pickle.load`/`torch.load` would. Returns whether the
+/// stream was followed to its end.
+fn read_stream<'a>(
+    ctx: &mut Ctx<'_>,
+    data: &'a [u8],
+    mut first: Option<Analysis<'a>>,
+    joblib: bool,
+    report_errors: bool,
+    seen: &mut Seen,
+) {
     let legacy = is_torch_legacy(data);
-    let rich = needs_rich(data);
     let mut pos = 0usize;
     let mut count = 0usize;
     loop {
         let a = first
             .take()
-            .unwrap_or_else(|| analyze(data, pos, 0, &ctx.limits.vm, rich));
+            .unwrap_or_else(|| analyze(data, pos, 0, &ctx.limits.vm, joblib));
         let nothing_found = a.globals.is_empty() && a.events.is_empty();
         let end = a.end.clone();
-        emit(ctx, a);
+        emit(ctx, a, seen);
         match end {
             Ok(end) => {
                 count += 1;
@@ -78,6 +110,9 @@ fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], mut first: Option<Ana
                 }
             }
             Err(e) => {
+                if !report_errors {
+                    break;
+                }
                 if count > 0 && nothing_found {
                     ctx.report(
                         "PICKLE-TRAILING-DATA",
@@ -104,6 +139,23 @@ fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], mut first: Option<Ana
     }
 }
 
+fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], first: Option<Analysis<'a>>) {
+    ctx.saw(if is_torch_legacy(data) {
+        "pytorch-legacy"
+    } else {
+        "pickle"
+    });
+    let mut seen = Seen::default();
+    if needs_rich(data) {
+        // joblib files: read as joblib.load does (array bytes skipped), and
+        // also as pickle.load/torch.load would (nothing skipped); report both.
+        read_stream(ctx, data, None, true, true, &mut seen);
+        read_stream(ctx, data, first, false, false, &mut seen);
+    } else {
+        read_stream(ctx, data, first, false, true, &mut seen);
+    }
+}
+
 fn hex_preview(b: &[u8]) -> String {
     b.iter()
         .take(16)
@@ -112,11 +164,14 @@ fn hex_preview(b: &[u8]) -> String {
         .join(" ")
 }
 
-fn emit(ctx: &mut Ctx<'_>, a: Analysis<'_>) {
+fn emit(ctx: &mut Ctx<'_>, a: Analysis<'_>, seen: &mut Seen) {
     for g in &a.globals {
         let Some(rule) = g.verdict.rule() else {
             continue;
         };
+        if !seen.globals.insert((g.module.clone(), g.name.clone())) {
+            continue;
+        }
         let full = format!("{}.{}", g.module, g.name);
         let times = if g.count > 1 {
             format!(" ({} times)", g.count)
@@ -150,6 +205,13 @@ fn emit(ctx: &mut Ctx<'_>, a: Analysis<'_>) {
         );
     }
     for e in &a.events {
+        let (Event::DynamicGlobal { offset, .. }
+        | Event::ExtCode { offset, .. }
+        | Event::IndirectCall { offset, .. }
+        | Event::GlobalMutation { offset, .. }) = e;
+        if !seen.events.insert(*offset) {
+            continue;
+        }
         match e {
             Event::DynamicGlobal { offset, detail } => ctx.report(
                 "PICKLE-DYNAMIC-GLOBAL",
@@ -184,6 +246,9 @@ fn emit(ctx: &mut Ctx<'_>, a: Analysis<'_>) {
         }
     }
     for (offset, bytes) in a.nested {
+        if !seen.events.insert(offset | (1 << 63)) {
+            continue;
+        }
         let name = format!("<bytes@{offset}>");
         ctx.in_member(&name, |c| crate::dispatch::scan_blob(c, bytes, ""));
     }

@@ -88,11 +88,17 @@ impl Default for VmLimits {
 }
 
 const NO_GLOBAL: u32 = u32::MAX;
-const MAX_LINE: usize = 1 << 16;
+/// Longest module or attribute name worth resolving: longer ones cannot be
+/// imported, and capping them keeps name hashing linear in the input.
+const MAX_NAME: usize = 512;
 const RICH_CAP: usize = 64;
 
-/// Most containers tracked in rich mode; past it values become untracked.
+/// Most containers, and values inside them, tracked in rich mode; past
+/// these, values become untracked (bounded memory on hostile input).
 const RICH_MAX_NODES: usize = 1 << 20;
+const RICH_MAX_VALUES: usize = 4 << 20;
+/// Most pairs kept per tracked dict (joblib's wrapper state has six).
+const RICH_DICT_CAP: usize = 4096;
 
 /// A container tracked in rich mode. Containers live in the VM's arena and
 /// values refer to them by index, so self-referencing pickles (a dict that
@@ -156,7 +162,14 @@ struct Vm<'a, 'l> {
     /// Distinct memo keys (what `len(memo)` is for MEMOIZE).
     memo_count: u64,
     globals: Vec<GlobalUse>,
-    global_ix: HashMap<(String, String), u32>,
+    global_ix: HashMap<String, HashMap<String, u32>>,
+    /// Array bytes joblib reads from the file after the current frame:
+    /// (file offset where they start, total length).
+    hole: Option<(usize, usize)>,
+    /// End of the current FRAME, when inside one.
+    frame_end: Option<usize>,
+    /// Values stored in tracked containers (bounded).
+    rich_values: usize,
     events: Vec<Event>,
     nested: Vec<(u64, &'a [u8])>,
     rich: bool,
@@ -204,6 +217,9 @@ fn analyze_depth<'a>(
         memo_count: 0,
         globals: Vec::new(),
         global_ix: HashMap::new(),
+        hole: None,
+        frame_end: None,
+        rich_values: 0,
         events: Vec::new(),
         nested: Vec::new(),
         rich,
@@ -273,14 +289,13 @@ impl<'a> Vm<'a, '_> {
 
     fn line(&mut self, at: usize) -> R<&'a [u8]> {
         let rest = &self.data[self.pos..];
-        let lim = rest.len().min(MAX_LINE);
-        match rest[..lim].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', rest) {
             Some(i) => {
                 let s = &rest[..i];
                 self.pos += i + 1;
                 Ok(s)
             }
-            None => self.err(at, "truncated or overlong line argument"),
+            None => self.err(at, "truncated: line argument has no newline"),
         }
     }
 
@@ -405,8 +420,13 @@ impl<'a> Vm<'a, '_> {
             if !existed {
                 self.memo_count += 1;
             }
+            let old = self.memo[i];
             self.memo[i] = if matches!(v, V::Any) {
                 1
+            } else if old >= 2 {
+                // Overwrite in place: repeated PUTs must not grow memory.
+                self.memo_vals[old as usize - 2] = v;
+                old
             } else {
                 if self.memo_vals.len() >= self.limits.max_memo {
                     return self.err(at, "memo limit exceeded");
@@ -443,7 +463,7 @@ impl<'a> Vm<'a, '_> {
     }
 
     fn intern_global(&mut self, module: &str, name: &str, at: usize, via: &'static str) -> u32 {
-        if let Some(&ix) = self.global_ix.get(&(module.to_owned(), name.to_owned())) {
+        if let Some(&ix) = self.global_ix.get(module).and_then(|m| m.get(name)) {
             self.globals[ix as usize].count += 1;
             return ix;
         }
@@ -458,10 +478,9 @@ impl<'a> Vm<'a, '_> {
             via,
         });
         self.global_ix
-            .insert((module.to_owned(), name.to_owned()), ix);
-        if !self.rich && name.ends_with("NumpyArrayWrapper") && module.ends_with("numpy_pickle") {
-            self.rich = true;
-        }
+            .entry(module.to_owned())
+            .or_default()
+            .insert(name.to_owned(), ix);
         ix
     }
 
@@ -471,10 +490,32 @@ impl<'a> Vm<'a, '_> {
             .map_or_else(|| "?".to_owned(), |g| format!("{}.{}", g.module, g.name))
     }
 
-    fn is_global(&self, ix: u32, module_suffix: &str, name: &str) -> bool {
-        self.globals
-            .get(ix as usize)
-            .is_some_and(|g| g.name == name && g.module.ends_with(module_suffix))
+    /// Whether global `ix` resolves to joblib's `NumpyArrayWrapper`
+    /// (`joblib.numpy_pickle` + `NumpyArrayWrapper`, or any dotted split).
+    fn is_array_wrapper(&self, ix: u32) -> bool {
+        self.globals.get(ix as usize).is_some_and(|g| {
+            let full = format!("{}.{}", g.module, g.name);
+            full.ends_with("numpy_pickle.NumpyArrayWrapper")
+        })
+    }
+
+    /// The class an object was built from: the callee itself, or the class
+    /// argument of `copyreg._reconstructor` / `__newobj__` / `__newobj_ex__`.
+    fn class_of(&self, callee: u32, args: V) -> Option<u32> {
+        let g = self.globals.get(callee as usize)?;
+        let via_copyreg = matches!(g.module.as_str(), "copyreg" | "copy_reg")
+            && matches!(
+                g.name.as_str(),
+                "_reconstructor" | "__newobj__" | "__newobj_ex__"
+            );
+        if via_copyreg {
+            match self.tuple_items(&args).and_then(|t| t.first()) {
+                Some(V::Global(c)) => Some(*c),
+                _ => None,
+            }
+        } else {
+            Some(callee)
+        }
     }
 
     fn note_bytes(&mut self, b: &'a [u8], at: usize) {
@@ -486,9 +527,15 @@ impl<'a> Vm<'a, '_> {
     }
 
     fn alloc(&mut self, n: Node) -> Option<u32> {
-        if self.arena.len() >= RICH_MAX_NODES {
+        let size = match &n {
+            Node::Tuple(v) => v.len(),
+            Node::Dict(v) => 2 * v.len(),
+            Node::Obj { .. } => 2,
+        };
+        if self.arena.len() >= RICH_MAX_NODES || self.rich_values + size > RICH_MAX_VALUES {
             return None;
         }
+        self.rich_values += size;
         self.arena.push(n);
         Some(self.arena.len() as u32 - 1)
     }
@@ -517,9 +564,10 @@ impl<'a> Vm<'a, '_> {
             && let Some(Node::Dict(d)) = self.arena.get_mut(ix as usize)
         {
             for p in pairs {
-                if d.len() >= RICH_CAP {
+                if d.len() >= RICH_DICT_CAP || self.rich_values + 2 > RICH_MAX_VALUES {
                     break;
                 }
+                self.rich_values += 2;
                 d.push(p);
             }
         }
@@ -548,6 +596,15 @@ impl<'a> Vm<'a, '_> {
 
     fn run(&mut self) -> R<usize> {
         loop {
+            if let Some((start, len)) = self.hole
+                && self.pos >= start
+            {
+                self.hole = None;
+                self.pos = start.saturating_add(len);
+            }
+            if self.frame_end.is_some_and(|e| self.pos >= e) {
+                self.frame_end = None;
+            }
             let at = self.pos;
             let Some(&op) = self.data.get(at) else {
                 return self.err(at, "truncated: stream ends before STOP");
@@ -556,9 +613,12 @@ impl<'a> Vm<'a, '_> {
             self.ops += 1;
             match op {
                 b'.' => {
-                    // STOP
+                    // STOP. Array bytes joblib read after the frame are behind us.
                     self.pop(at)?;
-                    return Ok(self.pos);
+                    let end = self
+                        .hole
+                        .map_or(self.pos, |(s, l)| self.pos.max(s.saturating_add(l)));
+                    return Ok(end.min(self.data.len()));
                 }
                 0x80 => {
                     let p = self.u8(at)?;
@@ -572,9 +632,10 @@ impl<'a> Vm<'a, '_> {
                 0x95 => {
                     // FRAME: the length only announces how much follows.
                     let n = self.le(8, at)?;
-                    if n > (self.data.len() - self.pos) as u64 {
-                        return self.err(at, "frame exceeds the stream");
-                    }
+                    let end = usize::try_from(n)
+                        .ok()
+                        .and_then(|n| self.pos.checked_add(n));
+                    self.frame_end = end.map(|e| e.min(self.data.len()));
                 }
                 b'(' => {
                     if self.marks.len() >= self.limits.max_stack {
@@ -713,7 +774,7 @@ impl<'a> Vm<'a, '_> {
                     let v = if op == b't' && self.rich && self.stack.len() - m <= RICH_CAP {
                         let items: Vec<V> = self.stack.drain(m..).collect();
                         self.tuple_from(items)
-                    } else if op == b'd' && self.rich && self.stack.len() - m <= 2 * RICH_CAP {
+                    } else if op == b'd' && self.rich && self.stack.len() - m <= 2 * RICH_DICT_CAP {
                         let items: Vec<V> = self.stack.drain(m..).collect();
                         let pairs = items.chunks_exact(2).map(|p| (p[0], p[1])).collect();
                         self.new_dict(pairs)
@@ -821,7 +882,10 @@ impl<'a> Vm<'a, '_> {
                 0x93 => {
                     let name = self.pop(at)?;
                     let module = self.pop(at)?;
-                    let v = if let (Some(m), Some(n)) = (self.str_of(module), self.str_of(name)) {
+                    let v = if let (Some(m), Some(n)) = (self.str_of(module), self.str_of(name))
+                        && m.len() <= MAX_NAME
+                        && n.len() <= MAX_NAME
+                    {
                         let (m, n) = (m.into_owned(), n.into_owned());
                         V::Global(self.intern_global(&m, &n, at, "STACK_GLOBAL"))
                     } else {
@@ -896,17 +960,19 @@ impl<'a> Vm<'a, '_> {
                             });
                         }
                         V::Obj(ix) => {
-                            let mut wrapper = false;
+                            let mut built = None;
                             if let Some(Node::Obj {
-                                callee, state: s, ..
+                                callee,
+                                args,
+                                state: s,
                             }) = self.arena.get_mut(ix as usize)
                             {
                                 *s = state;
-                                wrapper = *callee != NO_GLOBAL;
-                                let callee = *callee;
-                                wrapper = wrapper
-                                    && self.is_global(callee, "numpy_pickle", "NumpyArrayWrapper");
+                                built = Some((*callee, *args));
                             }
+                            let wrapper = built
+                                .and_then(|(callee, args)| self.class_of(callee, args))
+                                .is_some_and(|c| self.is_array_wrapper(c));
                             if wrapper {
                                 self.skip_joblib_array(ix, at)?;
                             }
@@ -940,6 +1006,12 @@ impl<'a> Vm<'a, '_> {
         }
     }
 
+    /// joblib's `NumpyArrayWrapper.read_array`, as its `NumpyUnpickler`
+    /// runs it right after the wrapper's BUILD: object arrays are a nested
+    /// pickle; other arrays are an optional padding byte (+ padding, when the
+    /// wrapper has `numpy_array_alignment_bytes`) and the raw data. joblib's
+    /// unpickler is the pure-Python one, so inside a FRAME the bytes are read
+    /// from the file *after* the frame (a "hole" there).
     fn skip_joblib_array(&mut self, wrapper: u32, at: usize) -> R<()> {
         let state = match self.arena.get(wrapper as usize) {
             Some(Node::Obj {
@@ -950,13 +1022,15 @@ impl<'a> Vm<'a, '_> {
         let Some(Node::Dict(pairs)) = self.arena.get(state as usize) else {
             return self.err(at, "joblib array wrapper without a state dict");
         };
+        // Python dicts keep the last value of a repeated key.
         let get = |key: &str| {
             pairs
                 .iter()
+                .rev()
                 .find(|(k, _)| self.str_of(*k).is_some_and(|s| s == key))
                 .map(|(_, v)| *v)
         };
-        let allow_mmap = matches!(get("allow_mmap"), Some(V::Int(1)));
+        let padded = matches!(get("numpy_array_alignment_bytes"), Some(V::Int(_)));
         let shape = get("shape");
         let Some(V::Obj(dtype)) = get("dtype") else {
             return self.err(at, "joblib array wrapper without a dtype");
@@ -976,29 +1050,40 @@ impl<'a> Vm<'a, '_> {
         let Some(descr) = descr else {
             return self.err(at, "joblib dtype without a descriptor");
         };
-        let elsize = match self.tuple_items(dstate).and_then(|t| t.get(5)) {
+        let dstate = self
+            .tuple_items(dstate)
+            .map(<[V]>::to_vec)
+            .unwrap_or_default();
+        let elsize = match dstate.get(5) {
             Some(V::Int(n)) if *n > 0 => Some(*n as u64),
             _ => None,
         };
-        if descr
-            .trim_start_matches(['<', '>', '|', '='])
-            .starts_with('O')
-        {
+        // dtype flags bit 0 (NPY_ITEM_REFCOUNT): the dtype holds objects.
+        let has_object_flag = matches!(dstate.get(7), Some(V::Int(f)) if f & 1 == 1);
+        let kind = descr.trim_start_matches(['<', '>', '|', '=', '!']);
+        if has_object_flag || kind.starts_with('O') || kind == "object" || kind == "object_" {
             if self.depth >= self.limits.max_nested_depth {
                 return self.err(at, "joblib object arrays nested too deeply");
             }
+            // joblib loads object arrays with plain `pickle.load`: no array skipping.
             let inner = analyze_depth(
                 self.data,
                 self.pos,
                 self.base,
                 self.limits,
                 self.depth + 1,
-                true,
+                false,
             );
             self.merge(inner)?;
             return Ok(());
         }
-        let Some(itemsize) = elsize.or_else(|| itemsize_of(&descr)) else {
+        let flexible = matches!(kind.chars().next(), Some('S' | 'U' | 'V' | 'a'));
+        let itemsize = if flexible {
+            elsize.or_else(|| itemsize_of(&descr))
+        } else {
+            itemsize_of(&descr)
+        };
+        let Some(itemsize) = itemsize else {
             return self.err(at, format!("joblib array with unknown dtype `{descr}`"));
         };
         let mut count: u64 = 1;
@@ -1018,13 +1103,31 @@ impl<'a> Vm<'a, '_> {
         }
         let nbytes = count
             .checked_mul(itemsize)
+            .and_then(|n| usize::try_from(n).ok())
             .ok_or(())
             .or_else(|()| self.err(at, "joblib array size overflows"))?;
-        if allow_mmap {
-            let pad = self.u8(at)?;
-            self.take(usize::from(pad), at)?;
+        // Where the array bytes are: here, or after the current frame.
+        let (start, prior) = match (self.frame_end, self.hole) {
+            (Some(end), Some((hs, hl))) if end > self.pos => (hs, hl),
+            (Some(end), None) if end > self.pos => (end, 0),
+            _ => (self.pos, 0),
+        };
+        let mut cursor = start.saturating_add(prior);
+        if padded {
+            let Some(&pad) = self.data.get(cursor) else {
+                return self.err(at, "truncated: joblib array padding");
+            };
+            cursor = cursor.saturating_add(1 + usize::from(pad));
         }
-        self.take(usize::try_from(nbytes).unwrap_or(usize::MAX), at)?;
+        let end = cursor.saturating_add(nbytes);
+        if end > self.data.len() {
+            return self.err(at, "truncated: joblib array data runs past the end");
+        }
+        if start == self.pos {
+            self.pos = end;
+        } else {
+            self.hole = Some((start, end - start));
+        }
         Ok(())
     }
 
@@ -1066,18 +1169,44 @@ fn itemsize_of(descr: &str) -> Option<u64> {
     }
 }
 
+/// A memo key as Python's `int()` reads it (sign, surrounding whitespace,
+/// underscores between digits). Negative keys are folded away from the
+/// dense range.
 fn parse_index(l: &[u8]) -> Option<u64> {
-    std::str::from_utf8(l).ok()?.trim().parse::<u64>().ok()
+    let t = std::str::from_utf8(l).ok()?.trim();
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for c in digits.chars() {
+        if c == '_' {
+            continue;
+        }
+        let d = u64::from(c.to_digit(10)?);
+        v = v.saturating_mul(10).saturating_add(d);
+    }
+    Some(if neg && v != 0 { u64::MAX - v } else { v })
 }
 
-/// A GLOBAL/INST operand: UTF-8, non-empty, printable, no whitespace.
+/// A GLOBAL/INST operand: a dotted Python identifier (anything else cannot
+/// be imported, so the real unpickler fails there too).
 fn global_part(l: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(l).ok()?;
     let s = s.strip_suffix('\r').unwrap_or(s);
-    if s.is_empty() || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return None;
-    }
-    Some(s.to_owned())
+    let ok = !s.is_empty()
+        && s.len() <= MAX_NAME
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    ok.then(|| s.to_owned())
 }
 
 /// Decodes a protocol 0 `STRING` argument (a Python `repr` of a str).

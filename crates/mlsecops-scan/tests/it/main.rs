@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::print_stdout)]
 
 mod corpus;
+mod evasions;
 mod hostile;
