@@ -133,6 +133,42 @@ pub(crate) fn inflate(ctx: &Ctx<'_>, data: &[u8], fmt: Format) -> Inflated {
     }
 }
 
+/// Decompresses a zip method-14 (LZMA) member within the file's budget.
+pub(crate) fn inflate_zip_lzma(ctx: &Ctx<'_>, raw: &[u8], declared: u64) -> Inflated {
+    let limit = budget(ctx);
+    let Some(stream) = raw.get(4..) else {
+        return Inflated {
+            data: Vec::new(),
+            truncated: false,
+            error: Some("truncated LZMA header".into()),
+        };
+    };
+    let mut sink = BoundedSink {
+        data: Vec::new(),
+        limit,
+        truncated: false,
+    };
+    let opts = lzma_rs::decompress::Options {
+        unpacked_size: lzma_rs::decompress::UnpackedSize::UseProvided(Some(declared)),
+        memlimit: Some(usize::try_from(limit).unwrap_or(usize::MAX)),
+        allow_incomplete: false,
+    };
+    let r = lzma_rs::lzma_decompress_with_options(
+        &mut std::io::BufReader::new(stream),
+        &mut sink,
+        &opts,
+    );
+    let error = match r {
+        Err(e) if !sink.truncated => Some(e.to_string()),
+        _ => None,
+    };
+    Inflated {
+        data: sink.data,
+        truncated: sink.truncated,
+        error,
+    }
+}
+
 /// Reports limit hits for a stream of `compressed` bytes that inflated into
 /// `out`; returns whether what was inflated should still be scanned.
 pub(crate) fn check_inflated(ctx: &mut Ctx<'_>, out: &Inflated, compressed: u64, what: &str) {

@@ -5,29 +5,36 @@ use mlsecops_core::Severity;
 
 use crate::ctx::Ctx;
 
-/// Header checksum as tar computes it (checksum field counted as spaces).
+/// Header checksum as tarfile checks it: the stored value (octal or
+/// base-256) must equal the unsigned or the signed byte sum, with the
+/// checksum field counted as spaces.
 fn checksum_ok(h: &[u8]) -> bool {
-    let field = &h[148..156];
-    let txt: String = field
-        .iter()
-        .take_while(|&&b| b != 0)
-        .map(|&b| char::from(b))
-        .collect();
-    let Ok(want) = u64::from_str_radix(txt.trim(), 8) else {
+    let Some(want) = octal(&h[148..156]) else {
         return false;
     };
-    let sum: u64 = h
+    let unsigned: i64 = h
         .iter()
         .enumerate()
         .map(|(i, &b)| {
             if (148..156).contains(&i) {
                 32
             } else {
-                u64::from(b)
+                i64::from(b)
             }
         })
         .sum();
-    sum == want
+    let signed: i64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                i64::from(b as i8)
+            }
+        })
+        .sum();
+    i64::try_from(want).is_ok_and(|w| w == unsigned || w == signed)
 }
 
 /// True for a plausible tar header at the start of `data`.
@@ -78,6 +85,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
     let mut pos = 0usize;
     let mut long_name: Option<String> = None;
     let mut long_link: Option<String> = None;
+    let mut pax_size: Option<u64> = None;
     let mut count = 0usize;
     while pos + 512 <= data.len() {
         let h = &data[pos..pos + 512];
@@ -119,6 +127,12 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
             return;
         };
         let typeflag = h[156];
+        // A pax `size` record overrides the header of the member it precedes.
+        let size = if matches!(typeflag, b'x' | b'g' | b'L' | b'K') {
+            size
+        } else {
+            pax_size.take().unwrap_or(size)
+        };
         let mut name = cstr(&h[..100]);
         if &h[257..262] == b"ustar" {
             let prefix = cstr(&h[345..500]);
@@ -128,6 +142,10 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
         }
         let link = cstr(&h[157..257]);
         let body_start = pos + 512;
+        // tarfile skips data only for regular files and unknown types: links,
+        // devices, directories and FIFOs have none, whatever `size` says.
+        let has_data = !(matches!(typeflag, b'1'..=b'6') || (typeflag == 0 && name.ends_with('/')));
+        let size = if has_data { size } else { 0 };
         let body_end = usize::try_from(size)
             .ok()
             .and_then(|s| body_start.checked_add(s));
@@ -153,6 +171,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
             b'x' => {
                 long_name = pax_value(body, "path").or(long_name);
                 long_link = pax_value(body, "linkpath").or(long_link);
+                pax_size = pax_value(body, "size").and_then(|v| v.trim().parse::<u64>().ok());
             }
             b'g' => {}
             _ => {
@@ -191,7 +210,10 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
                             Some(link),
                         );
                     }
-                    b'0' | 0 | b'7' => {
+                    // Regular, contiguous, sparse and unknown types are all
+                    // read as regular files by tarfile.
+                    b'3' | b'4' | b'5' | b'6' => {}
+                    _ if has_data => {
                         ctx.in_member(&name, |c| crate::dispatch::scan_blob(c, body, &name));
                     }
                     _ => {}

@@ -96,7 +96,9 @@ pub fn find_eocd(data: &[u8]) -> Option<usize> {
         return Some(last);
     }
     let lo = last.saturating_sub(65_535);
-    (lo..last).rev().find(|&i| le32(data, i) == Some(SIG_EOCD))
+    // Like `zipfile`: the last signature in the final 64 KiB, whatever its
+    // comment length says.
+    (lo..=last).rev().find(|&i| le32(data, i) == Some(SIG_EOCD))
 }
 
 fn issue(ix: &mut Index, rule: &'static str, severity: Severity, offset: u64, message: String) {
@@ -110,7 +112,7 @@ fn issue(ix: &mut Index, rule: &'static str, severity: Severity, offset: u64, me
     }
 }
 
-/// Reads the zip64 extended-information extra field.
+/// Applies every zip64 extended-information record (as zipfile does).
 fn zip64_extra(extra: &[u8], usize_: &mut u64, csize: &mut u64, off: &mut u64) {
     let mut p = 0usize;
     while p + 4 <= extra.len() {
@@ -128,10 +130,29 @@ fn zip64_extra(extra: &[u8], usize_: &mut u64, csize: &mut u64, off: &mut u64) {
                     q += 8;
                 }
             }
-            return;
         }
         p += 4 + usize::from(len);
     }
+}
+
+/// The Info-ZIP Unicode Path extra field (0x7075), when its CRC matches the
+/// header name: zipfile then uses it as the member's name.
+fn unicode_path(extra: &[u8], raw_name: &[u8]) -> Option<String> {
+    let mut p = 0usize;
+    while p + 4 <= extra.len() {
+        let id = le16(extra, p)?;
+        let len = usize::from(le16(extra, p + 2)?);
+        let body = extra.get(p + 4..p + 4 + len)?;
+        if id == 0x7075 && body.len() >= 5 && body[0] == 1 {
+            let mut crc = flate2::Crc::new();
+            crc.update(raw_name);
+            if le32(body, 1) == Some(crc.sum()) {
+                return std::str::from_utf8(&body[5..]).ok().map(str::to_owned);
+            }
+        }
+        p += 4 + len;
+    }
+    None
 }
 
 struct Local {
@@ -219,14 +240,14 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
         cd_offset = le64(data, e64 + 48).unwrap_or(0);
         record_start = e64 as u64;
     }
-    let Some(concat) = record_start
-        .checked_sub(cd_size)
-        .and_then(|v| v.checked_sub(cd_offset))
-    else {
+    // zipfile: concat = end-record position - size - offset (may be
+    // negative); only the resulting directory start must be >= 0.
+    let concat = i128::from(record_start) - i128::from(cd_size) - i128::from(cd_offset);
+    let Ok(cd_start) = u64::try_from(i128::from(cd_offset) + concat) else {
         return zerr(eocd as u64, "central directory lies beyond the end record");
     };
-    ix.prepended = concat;
-    let cd_start = cd_offset + concat;
+    ix.prepended = u64::try_from(concat).unwrap_or(0);
+    let cd_end = cd_start.saturating_add(cd_size).min(data.len() as u64);
     if n_total as usize > max_members {
         issue(
             &mut ix,
@@ -240,13 +261,23 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
     }
     let mut p = usize::try_from(cd_start).unwrap_or(usize::MAX);
     let mut names: HashSet<Vec<u8>> = HashSet::new();
-    for i in 0..n_total.min(max_members as u64) {
+    // Walk the directory by its size, as zipfile does (the count is only
+    // cross-checked: miniz, used by PyTorch, trusts it instead).
+    let mut i = 0u64;
+    while (p as u64) < cd_end && ix.entries.len() < max_members {
         if le32(data, p) != Some(SIG_CENTRAL) {
-            return zerr(
+            issue(
+                &mut ix,
+                "ARCHIVE-MALFORMED",
+                Severity::Medium,
                 p as u64,
-                format!("central directory entry {i} is missing or truncated"),
+                format!(
+                    "central directory entry {i} is missing or truncated; later entries were not read"
+                ),
             );
+            break;
         }
+        i += 1;
         let made_by = le16(data, p + 4).unwrap_or(0);
         let flags = le16(data, p + 8).unwrap_or(0);
         let method = le16(data, p + 10).unwrap_or(0);
@@ -255,18 +286,36 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
         let (Some(nlen), Some(xlen), Some(clen)) =
             (le16(data, p + 28), le16(data, p + 30), le16(data, p + 32))
         else {
-            return zerr(p as u64, "truncated central directory entry");
+            issue(
+                &mut ix,
+                "ARCHIVE-MALFORMED",
+                Severity::Medium,
+                p as u64,
+                "truncated central directory entry".into(),
+            );
+            break;
         };
         let external_attr = le32(data, p + 38).unwrap_or(0);
         let mut local = u64::from(le32(data, p + 42).unwrap_or(0));
         let (nlen, xlen, clen) = (usize::from(nlen), usize::from(xlen), usize::from(clen));
         let Some(raw_name) = data.get(p + 46..p + 46 + nlen) else {
-            return zerr(p as u64, "central directory name runs past the end");
+            issue(
+                &mut ix,
+                "ARCHIVE-MALFORMED",
+                Severity::Medium,
+                p as u64,
+                "central directory name runs past the end".into(),
+            );
+            break;
         };
         let extra = data.get(p + 46 + nlen..p + 46 + nlen + xlen).unwrap_or(&[]);
         zip64_extra(extra, &mut usize_, &mut csize, &mut local);
-        let name = decode_name(raw_name, flags);
-        let local_offset = local + concat;
+        let mut name = decode_name(raw_name, flags);
+        if let Some(u) = unicode_path(extra, raw_name) {
+            // zipfile renames the member from the Info-ZIP Unicode Path field.
+            name = u;
+        }
+        let local_offset = u64::try_from(i128::from(local) + concat).unwrap_or(u64::MAX);
         let mut entry = Entry {
             name: name.clone(),
             raw_name: raw_name.to_vec(),
@@ -333,6 +382,17 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
         ix.entries.push(entry);
         p = p + 46 + nlen + xlen + clen;
     }
+    if i != n_total && ix.entries.len() < max_members {
+        issue(
+            &mut ix,
+            "ARCHIVE-HEADER-MISMATCH",
+            Severity::High,
+            eocd as u64,
+            format!(
+                "end record declares {n_total} members but the central directory holds {i} (zipfile and PyTorch's reader disagree)"
+            ),
+        );
+    }
     // Data ranges: in bounds and not overlapping.
     let mut ranges: Vec<(u64, u64, usize)> = Vec::new();
     for (k, e) in ix.entries.iter().enumerate() {
@@ -367,14 +427,15 @@ pub fn parse(data: &[u8], max_members: usize) -> Result<Index, ZipError> {
             });
         }
     }
-    walk_locals(data, concat, cd_start, &mut ix, max_members);
+    let start = ix.prepended;
+    walk_locals(data, start, cd_start, &mut ix, max_members);
     let first_local = ix
         .entries
         .iter()
         .chain(ix.hidden.iter())
         .map(|e| e.local_offset)
         .min()
-        .unwrap_or(concat);
+        .unwrap_or(ix.prepended);
     if first_local > 0 {
         let msg = format!(
             "{first_local} bytes precede the first zip member (a polyglot file can be read as another format)"
@@ -437,11 +498,11 @@ fn walk_locals(data: &[u8], start: u64, cd_start: u64, ix: &mut Index, max_membe
         let mut n = next;
         if l.flags & 8 != 0 {
             let nu = usize::try_from(n).unwrap_or(usize::MAX);
-            n += if le32(data, nu) == Some(0x0807_4b50) {
+            n = n.saturating_add(if le32(data, nu) == Some(0x0807_4b50) {
                 16
             } else {
                 12
-            };
+            });
         }
         if n <= at {
             break;
@@ -511,8 +572,12 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
     for i in &ix.issues {
         ctx.report(i.rule, i.severity, Some(i.offset), i.message.clone(), None);
     }
+    // Each byte range is scanned once, however many entries point at it.
+    let mut done: HashSet<(Option<u64>, u64, u16)> = HashSet::new();
     for e in ix.entries.iter().chain(ix.hidden.iter()) {
-        scan_entry(ctx, data, e, &prefixes);
+        if done.insert((e.data_offset, e.compressed_size, e.method)) {
+            scan_entry(ctx, data, e, &prefixes);
+        }
     }
 }
 
@@ -536,7 +601,10 @@ fn scan_entry(ctx: &mut Ctx<'_>, data: &[u8], e: &Entry, prefixes: &[String]) {
         );
         return;
     }
-    if e.is_dir() || is_storage(&e.name, prefixes) {
+    // PyTorch looks members up by their raw name, zipfile by the (possibly
+    // Unicode-path) name: a member is tensor storage only under both.
+    let raw = String::from_utf8_lossy(&e.raw_name);
+    if e.is_dir() || (is_storage(&e.name, prefixes) && is_storage(&raw, prefixes)) {
         return;
     }
     if e.encrypted() {
@@ -559,6 +627,15 @@ fn scan_entry(ctx: &mut Ctx<'_>, data: &[u8], e: &Entry, prefixes: &[String]) {
     match e.method {
         0 => {
             ctx.in_member(&name, |c| crate::dispatch::scan_blob(c, raw, &name));
+        }
+        14 => {
+            // LZMA (zipfile supports it): 2-byte version, 2-byte properties
+            // size, the 5 property bytes, then the raw stream.
+            let out = super::compress::inflate_zip_lzma(ctx, raw, e.uncompressed_size);
+            ctx.in_member(&name, |c| {
+                super::compress::check_inflated(c, &out, e.compressed_size, "member");
+                crate::dispatch::scan_blob(c, &out.data, &name);
+            });
         }
         8 | 12 => {
             let declared_ratio = e.uncompressed_size / e.compressed_size.max(1);
