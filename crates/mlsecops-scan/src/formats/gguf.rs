@@ -156,12 +156,21 @@ fn ggml_block(t: u32) -> Option<(u64, u64)> {
         29 => (56, 256),
         34 => (54, 256),
         35 => (66, 256),
+        39 => (17, 32),
         _ => return None,
     })
 }
 
 /// Parses and checks a GGUF file.
 pub fn parse(data: &[u8]) -> Result<Parsed, GgufError> {
+    let mut p = Parsed::default();
+    parse_into(data, &mut p)?;
+    Ok(p)
+}
+
+/// Parses into `p`, keeping every key/value read before an error (so the
+/// chat template of a file with a broken tensor table is still checked).
+pub fn parse_into(data: &[u8], out: &mut Parsed) -> Result<(), GgufError> {
     let mut c = Cursor::new(data);
     if c.take(4).map_err(eof)? != b"GGUF" {
         return e(0, "missing GGUF magic");
@@ -180,22 +189,17 @@ pub fn parse(data: &[u8]) -> Result<Parsed, GgufError> {
         (c.u64().map_err(eof)?, c.u64().map_err(eof)?)
     };
     // Each key/value needs at least 8 + 4 + 1 bytes, each tensor info 8 + 4 + 8 + 4 + 8.
-    if nkv.checked_mul(13).is_none_or(|n| n > data.len() as u64) {
-        return e(
-            16,
-            format!(
-                "metadata count {nkv} cannot fit in a {}-byte file",
-                data.len()
-            ),
-        );
-    }
+    // An impossible metadata count is reported after reading what is there:
+    // other readers (gguf-py) consume key/values one by one.
+    let impossible_kv = nkv.checked_mul(13).is_none_or(|n| n > data.len() as u64);
     if nt.checked_mul(32).is_none_or(|n| n > data.len() as u64) {
         return e(
             8,
             format!("tensor count {nt} cannot fit in a {}-byte file", data.len()),
         );
     }
-    let mut p = Parsed {
+    let p = out;
+    *p = Parsed {
         version,
         kv: Vec::new(),
         tensors: nt,
@@ -203,8 +207,23 @@ pub fn parse(data: &[u8]) -> Result<Parsed, GgufError> {
     let mut alignment = 32u64;
     for _ in 0..nkv {
         let at = c.pos() as u64;
-        let k = string(&mut c, v1)?;
-        let t = c.u32().map_err(eof)?;
+        let kv = (|| -> Result<(String, u32), GgufError> {
+            Ok((string(&mut c, v1)?, c.u32().map_err(eof)?))
+        })();
+        let (k, t) = match kv {
+            Ok(kt) => kt,
+            Err(err) if impossible_kv => {
+                return e(
+                    16,
+                    format!(
+                        "metadata count {nkv} cannot fit in a {}-byte file ({})",
+                        data.len(),
+                        err.message
+                    ),
+                );
+            }
+            Err(err) => return Err(err),
+        };
         let v = value(&mut c, t, v1, 0)?;
         if k == "general.alignment"
             && let Value::Num(a) = v
@@ -258,7 +277,16 @@ pub fn parse(data: &[u8]) -> Result<Parsed, GgufError> {
             );
         }
         let Some((bb, be)) = ggml_block(ty) else {
-            return e(at, format!("tensor `{name}` has unknown ggml type {ty}"));
+            // New ggml types appear often: without a size, check the offset only.
+            if off > data_len {
+                return e(
+                    at,
+                    format!(
+                        "tensor `{name}` offset {off} lies outside the {data_len}-byte data section"
+                    ),
+                );
+            }
+            continue;
         };
         if n % be != 0 {
             return e(
@@ -280,25 +308,21 @@ pub fn parse(data: &[u8]) -> Result<Parsed, GgufError> {
             );
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
     ctx.saw("gguf");
-    let p = match parse(data) {
-        Ok(p) => p,
-        Err(err) => {
-            ctx.report(
-                "GGUF-HEADER-INVALID",
-                Severity::High,
-                Some(err.offset),
-                format!("GGUF header is invalid: {}", err.message),
-                None,
-            );
-            // Still check what metadata can be read, from a best-effort parse.
-            return;
-        }
-    };
+    let mut p = Parsed::default();
+    if let Err(err) = parse_into(data, &mut p) {
+        ctx.report(
+            "GGUF-HEADER-INVALID",
+            Severity::High,
+            Some(err.offset),
+            format!("GGUF header is invalid: {}", err.message),
+            None,
+        );
+    }
     for (k, v, at) in &p.kv {
         if let Value::Str(s) = v {
             if k.starts_with("tokenizer.chat_template") {

@@ -19,16 +19,16 @@ fn check_attribute(ctx: &mut Ctx<'_>, a: Attribute) {
     for t in texts {
         let trimmed = t.trim_start();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            match serde_json::from_str::<serde_json::Value>(trimmed) {
-                Ok(v) => super::jsondoc::scan_value(ctx, &v, Some(a.offset)),
-                Err(e) if a.name.ends_with("_config") => ctx.report(
+            if !super::jsondoc::scan_json_text(ctx, trimmed, Some(a.offset))
+                && a.name.ends_with("_config")
+            {
+                ctx.report(
                     "KERAS-MALFORMED",
                     Severity::Medium,
                     Some(a.offset),
-                    format!("attribute `{key}` is not valid JSON: {e}"),
+                    format!("attribute `{key}` is not valid JSON"),
                     None,
-                ),
-                Err(_) => super::secrets::scan_str(ctx, &t, Some(a.offset), &key),
+                );
             }
         } else {
             super::secrets::scan_str(ctx, &format!("{}={t}", a.name), Some(a.offset), &key);
@@ -56,8 +56,8 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
             // Fall back to the raw global heaps so a Lambda hidden in a
             // damaged file is still seen.
             for (off, s) in global_heap_strings(data, &limits) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(s.trim_start()) {
-                    super::jsondoc::scan_value(ctx, &v, Some(off));
+                if s.trim_start().starts_with('{') {
+                    super::jsondoc::scan_json_text(ctx, s.trim_start(), Some(off));
                 }
             }
         }

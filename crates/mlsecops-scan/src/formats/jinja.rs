@@ -37,30 +37,78 @@ const DANGEROUS_ATTRS: &[&str] = &[
     "write_text",
 ];
 
-/// Code blocks of a Jinja template: the text between `{{`/`}}` and `{%`/`%}`.
+/// Code blocks of a Jinja template: the text between `{{`/`}}` and
+/// `{%`/`%}`, ending at the first closing delimiter *outside* a string
+/// literal (Jinja's lexer does the same).
 fn code_blocks(t: &str) -> Vec<&str> {
+    let b = t.as_bytes();
     let mut out = Vec::new();
-    let mut rest = t;
-    while let Some(i) = rest.find(['{']) {
-        let after = &rest[i + 1..];
-        let close = match after.chars().next() {
-            Some('{') => "}}",
-            Some('%') => "%}",
+    let mut i = 0;
+    while i + 1 < b.len() {
+        let close = match (b[i], b[i + 1]) {
+            (b'{', b'{') => b'}',
+            (b'{', b'%') => b'%',
             _ => {
-                rest = after;
+                i += 1;
                 continue;
             }
         };
-        let body = &after[1..];
-        if let Some(j) = body.find(close) {
-            out.push(&body[..j]);
-            rest = &body[j + 2..];
-        } else {
-            out.push(body);
-            break;
+        let start = i + 2;
+        let mut j = start;
+        let mut quote: Option<u8> = None;
+        let mut end = b.len();
+        while j < b.len() {
+            let c = b[j];
+            match quote {
+                Some(q) => {
+                    if c == b'\\' {
+                        j += 1;
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None => {
+                    if c == b'\'' || c == b'"' {
+                        quote = Some(c);
+                    } else if c == close && b.get(j + 1) == Some(&b'}') {
+                        end = j;
+                        break;
+                    }
+                }
+            }
+            j += 1;
         }
+        out.push(t.get(start..end).unwrap_or(""));
+        i = end + 2;
     }
     out
+}
+
+/// A string literal followed by `[` (`'x_'[1]`): slicing characters out of
+/// literals is how templates spell names that filters would catch.
+fn indexes_a_string_literal(code: &str) -> bool {
+    let b = code.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q != b'\'' && q != b'"' {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < b.len() && b[j] != q {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        let mut k = j + 1;
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if b.get(k) == Some(&b'[') {
+            return true;
+        }
+        i = j + 1;
+    }
+    false
 }
 
 /// Names accessed as attributes (`x.name`) or by string subscript (`x['name']`).
@@ -117,11 +165,13 @@ pub fn suspicious(template: &str) -> Option<String> {
                 return Some(format!("obfuscated characters `{esc}`"));
             }
         }
-        if let Some(i) = lower.find("attr(") {
-            let arg: String = code[i + 5..].chars().take(40).collect();
-            if arg.contains('_') || arg.contains('~') || arg.contains('+') {
-                return Some(format!("|attr() with a built name `{arg}`"));
-            }
+        if lower.contains("attr(") {
+            // Benign chat templates never need the `attr` filter; sandbox
+            // escapes use it to reach names the `.` syntax cannot spell.
+            return Some("use of the attr() filter".into());
+        }
+        if indexes_a_string_literal(code) {
+            return Some("indexing into a string literal (building a name)".into());
         }
         for q in ['\'', '"'] {
             let pat = format!("{q}_");
@@ -158,6 +208,8 @@ mod tests {
     fn benign_templates_pass() {
         let chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
         assert_eq!(suspicious(chatml), None);
+        let llama2 = "{% for m in messages %}{{ bos_token + '[INST] ' + m['content'] + ' [/INST]' }}{% endfor %}";
+        assert_eq!(suspicious(llama2), None);
         let llama = "{% set ns = namespace(system=false) %}{% for m in messages %}{% if m.role == 'system' %}{% set ns.system = true %}{% endif %}{% if loop.first and not ns.system %}{{ bos_token }}{% endif %}{% if m.role not in ['user','assistant'] %}{{ raise_exception('bad role') }}{% endif %}{{ m.content | trim }}{% endfor %}";
         assert_eq!(suspicious(llama), None);
         // `system` is an everyday namespace attribute; `os.system` is caught by `os`.
@@ -174,6 +226,8 @@ mod tests {
             "{{ self._TemplateReference__context }}",
             "{{ namespace['__init__'] }}",
             "{{ foo.os.popen('x') }}",
+            "{{ '}}' ~ cycler.__init__.__globals__.os.popen('id').read() }}",
+            "{% set n = 'x_'[1]*2 %}{{ lipsum|attr(n ~ 'globals' ~ n) }}",
         ] {
             assert!(suspicious(t).is_some(), "{t}");
         }

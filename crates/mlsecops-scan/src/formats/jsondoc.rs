@@ -33,10 +33,10 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
         );
         return;
     }
-    match serde_json::from_slice::<Value>(data) {
+    let text = decode_json_bytes(data);
+    match parse_lenient(&text) {
         Ok(v) => scan_value(ctx, &v, None),
         Err(e) => {
-            // Not JSON after all: still look for secrets in the text.
             if name.ends_with("config.json") {
                 ctx.report(
                     "KERAS-MALFORMED",
@@ -46,7 +46,158 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8], name: &str) {
                     None,
                 );
             }
-            super::secrets::scan_text(ctx, data, 0);
+            // Not parseable: still look for Keras markers and secrets.
+            raw_keras_markers(ctx, &text, None);
+            super::secrets::scan_text(ctx, text.as_bytes(), 0);
+        }
+    }
+}
+
+/// Bytes to text as Python's `json.loads(bytes)` detects the encoding:
+/// UTF-8, or UTF-16/32 by BOM or NUL pattern.
+fn decode_json_bytes(data: &[u8]) -> String {
+    let utf16 = |le: bool, d: &[u8]| -> String {
+        let units: Vec<u16> = d
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    let utf32 = |le: bool, d: &[u8]| -> String {
+        d.chunks_exact(4)
+            .filter_map(|c| {
+                let v = if le {
+                    u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+                } else {
+                    u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                };
+                char::from_u32(v)
+            })
+            .collect()
+    };
+    match data {
+        [0xff, 0xfe, 0, 0, rest @ ..] => utf32(true, rest),
+        [0, 0, 0xfe, 0xff, rest @ ..] => utf32(false, rest),
+        [0xff, 0xfe, rest @ ..] => utf16(true, rest),
+        [0xfe, 0xff, rest @ ..] => utf16(false, rest),
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        [0, 0, 0, _, ..] => utf32(false, data),
+        [_, 0, 0, 0, ..] => utf32(true, data),
+        [0, _, ..] => utf16(false, data),
+        [_, 0, ..] => utf16(true, data),
+        _ => String::from_utf8_lossy(data).into_owned(),
+    }
+}
+
+/// Parses JSON as Python's `json` module accepts it: `NaN`, `Infinity` and
+/// `-Infinity` become null.
+pub(crate) fn parse_lenient(text: &str) -> Result<Value, serde_json::Error> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let mut out = String::with_capacity(text.len());
+            let mut in_str = false;
+            let mut esc = false;
+            let b = text.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                let c = b[i];
+                if in_str {
+                    out.push(char::from(c));
+                    if esc {
+                        esc = false;
+                    } else if c == b'\\' {
+                        esc = true;
+                    } else if c == b'"' {
+                        in_str = false;
+                    }
+                    i += 1;
+                    continue;
+                }
+                let rest = &text[i..];
+                if c == b'"' {
+                    in_str = true;
+                } else if let Some(n) = ["-Infinity", "Infinity", "NaN"]
+                    .iter()
+                    .find(|k| rest.starts_with(**k))
+                {
+                    out.push_str("null");
+                    i += n.len();
+                    continue;
+                }
+                // copy one UTF-8 character
+                let ch = rest.chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+            serde_json::from_str::<Value>(&out).map_err(|_| first)
+        }
+    }
+}
+
+/// Parses and checks JSON text from inside another format (HDF5
+/// attributes, Keras metadata); falls back to raw markers when it does not
+/// parse (too deep, not JSON).
+pub(crate) fn scan_json_text(ctx: &mut Ctx<'_>, text: &str, offset: Option<u64>) -> bool {
+    if let Ok(v) = parse_lenient(text) {
+        scan_value(ctx, &v, offset);
+        true
+    } else {
+        raw_keras_markers(ctx, text, offset);
+        false
+    }
+}
+
+/// Keras markers found in text that could not be parsed as JSON (nesting
+/// beyond the parser's limit, syntax Python tolerates): a Lambda layer or a
+/// `"module"` outside Keras is still reported.
+fn raw_keras_markers(ctx: &mut Ctx<'_>, text: &str, offset: Option<u64>) {
+    if text.contains("\"Lambda\"") || text.contains("\"__lambda__\"") {
+        ctx.report(
+            "KERAS-LAMBDA",
+            Severity::Critical,
+            offset,
+            "unparsable Keras config names a Lambda layer (serialized Python bytecode)",
+            None,
+        );
+    }
+    let mut rest = text;
+    let mut reported = 0;
+    while let Some(i) = rest.find("\"module\"") {
+        rest = &rest[i + 8..];
+        let Some(v) = rest
+            .trim_start()
+            .strip_prefix(':')
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('"'))
+        else {
+            continue;
+        };
+        let module = v.split('"').next().unwrap_or("");
+        let keras = KERAS_MODULES
+            .iter()
+            .any(|k| module == *k || module.starts_with(&format!("{k}.")));
+        if !keras && reported < 20 {
+            reported += 1;
+            let verdict = classify(module, "?");
+            let (rule, sev) = if verdict > Verdict::Unknown {
+                ("KERAS-UNSAFE-MODULE", Severity::Critical)
+            } else {
+                ("KERAS-CUSTOM-OBJECT", Severity::Medium)
+            };
+            ctx.report(
+                rule,
+                sev,
+                offset,
+                format!("unparsable Keras config references module `{module}`"),
+                Some(module.to_owned()),
+            );
         }
     }
 }

@@ -564,9 +564,7 @@ fn keras_metadata(ctx: &mut Ctx<'_>, top: &[Field<'_>]) {
         };
         for m in obj.iter().filter(|x| x.number == 5) {
             let Some(b) = m.bytes() else { continue };
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) {
-                super::jsondoc::scan_value(ctx, &v, Some(m.offset as u64));
-            }
+            super::jsondoc::scan_json_text(ctx, &String::from_utf8_lossy(b), Some(m.offset as u64));
         }
     }
 }
