@@ -572,6 +572,21 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
     for i in &ix.issues {
         ctx.report(i.rule, i.severity, Some(i.offset), i.message.clone(), None);
     }
+    // Bytes before the first member are whatever a reader that ignores the
+    // central directory offsets (or a polyglot's other format) sees.
+    let first = ix
+        .entries
+        .iter()
+        .chain(ix.hidden.iter())
+        .map(|e| e.local_offset)
+        .min()
+        .unwrap_or(0);
+    if first > 0 {
+        let head = &data[..usize::try_from(first).unwrap_or(0).min(data.len())];
+        ctx.in_member("<prepended data>", |c| {
+            crate::dispatch::scan_blob(c, head, "")
+        });
+    }
     // Each byte range is scanned once, however many entries point at it.
     let mut done: HashSet<(Option<u64>, u64, u16)> = HashSet::new();
     for e in ix.entries.iter().chain(ix.hidden.iter()) {

@@ -110,3 +110,66 @@ fn repeated_memo_overwrites_do_not_grow_memory() {
     data.push(b'.');
     assert_code_exec("x.pkl", &data);
 }
+
+/// A stored zip: `members`, then the central directory and end record with
+/// the given declared count and comment-length field.
+fn stored_zip(members: &[(&str, &[u8])], declared: u16, comment_len: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in members {
+        let off = out.len() as u32;
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let mut h = Vec::new();
+        h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        h.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        h.extend_from_slice(&crc.sum().to_le_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        h.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        let mut c = Vec::new();
+        c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        c.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        c.extend_from_slice(&crc.sum().to_le_bytes());
+        c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        c.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        c.extend_from_slice(&[0; 12]);
+        c.extend_from_slice(&off.to_le_bytes());
+        c.extend_from_slice(name.as_bytes());
+        central.extend_from_slice(&c);
+    }
+    let cd_off = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&declared.to_le_bytes());
+    out.extend_from_slice(&declared.to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_off.to_le_bytes());
+    out.extend_from_slice(&comment_len.to_le_bytes());
+    out
+}
+
+#[test]
+fn zip_with_a_wrong_member_count_is_still_scanned() {
+    let evil = [b"\x80\x02".as_slice(), PAYLOAD, b"."].concat();
+    let z = stored_zip(&[("archive/data.pkl", &evil)], 7, 0);
+    assert_code_exec("model.pt", &z);
+    assert!(
+        rules("model.pt", &z)
+            .iter()
+            .any(|(r, _)| r == "ARCHIVE-HEADER-MISMATCH")
+    );
+}
+
+#[test]
+fn zip_end_record_with_a_bogus_comment_length() {
+    let evil = [b"\x80\x02".as_slice(), PAYLOAD, b"."].concat();
+    let z = stored_zip(&[("archive/data.pkl", &evil)], 1, 40);
+    assert_code_exec("model.pt", &z);
+}
