@@ -584,7 +584,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, data: &[u8]) {
     if first > 0 {
         let head = &data[..usize::try_from(first).unwrap_or(0).min(data.len())];
         ctx.in_member("<prepended data>", |c| {
-            crate::dispatch::scan_blob(c, head, "")
+            crate::dispatch::scan_blob(c, head, "");
         });
     }
     // Each byte range is scanned once, however many entries point at it.
