@@ -22,12 +22,6 @@ pub fn has_proto_header(data: &[u8]) -> bool {
     data.len() >= 2 && data[0] == 0x80 && data[1] <= 5
 }
 
-/// joblib streams embed raw array bytes after `NumpyArrayWrapper` objects;
-/// only those need the VM's (slower) container tracking.
-fn needs_rich(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"NumpyArrayWrapper").is_some()
-}
-
 /// Legacy sequential `torch.save`: magic, protocol, sys_info, object and
 /// storage-key pickles, then raw storage bytes that are never unpickled.
 fn is_torch_legacy(data: &[u8]) -> bool {
@@ -79,25 +73,35 @@ struct Seen {
     events: HashSet<u64>,
 }
 
+/// Why a reading stopped before the end of the buffer.
+struct StreamEnd {
+    /// Bytes after a complete pickle that are not another pickle.
+    trailing: bool,
+    offset: u64,
+    message: String,
+}
+
 /// Follows every pickle of the stream with one reading: `joblib` steps over
 /// the raw array bytes joblib's unpickler reads; the plain reading executes
-/// them as opcodes, as `pickle.load`/`torch.load` would. Returns whether the
-/// stream was followed to its end.
+/// them as opcodes, as `pickle.load`/`torch.load` would. Returns why it
+/// stopped early (if it did) and whether the stream imports joblib's array
+/// wrapper.
 fn read_stream<'a>(
     ctx: &mut Ctx<'_>,
     data: &'a [u8],
     mut first: Option<Analysis<'a>>,
     joblib: bool,
-    report_errors: bool,
     seen: &mut Seen,
-) {
+) -> (Option<StreamEnd>, bool) {
     let legacy = is_torch_legacy(data);
     let mut pos = 0usize;
     let mut count = 0usize;
+    let mut wrapper = false;
     loop {
         let a = first
             .take()
             .unwrap_or_else(|| analyze(data, pos, 0, &ctx.limits.vm, joblib));
+        wrapper |= a.saw_array_wrapper;
         let nothing_found = a.globals.is_empty() && a.events.is_empty();
         let end = a.end.clone();
         emit(ctx, a, seen);
@@ -106,36 +110,56 @@ fn read_stream<'a>(
                 count += 1;
                 pos = end;
                 if pos >= data.len() || (legacy && count == 5) {
-                    break;
+                    return (None, wrapper);
                 }
             }
             Err(e) => {
-                if !report_errors {
-                    break;
-                }
-                if count > 0 && nothing_found {
-                    ctx.report(
-                        "PICKLE-TRAILING-DATA",
-                        Severity::Medium,
-                        Some(pos as u64),
-                        format!(
+                let stop = if count > 0 && nothing_found {
+                    StreamEnd {
+                        trailing: true,
+                        offset: pos as u64,
+                        message: format!(
                             "{} bytes after the last pickle's STOP are not a pickle",
                             data.len() - pos
                         ),
-                        Some(hex_preview(&data[pos..])),
-                    );
+                    }
                 } else {
-                    ctx.report(
-                        "PICKLE-MALFORMED",
-                        Severity::Medium,
-                        Some(e.offset),
-                        format!("pickle stream cannot be followed to its end: {}", e.message),
-                        None,
-                    );
-                }
-                break;
+                    StreamEnd {
+                        trailing: false,
+                        offset: e.offset,
+                        message: format!(
+                            "pickle stream cannot be followed to its end: {}",
+                            e.message
+                        ),
+                    }
+                };
+                return (Some(stop), wrapper);
             }
         }
+    }
+}
+
+fn report_end(ctx: &mut Ctx<'_>, data: &[u8], end: Option<StreamEnd>) {
+    let Some(e) = end else { return };
+    if e.trailing {
+        let at = usize::try_from(e.offset)
+            .unwrap_or(data.len())
+            .min(data.len());
+        ctx.report(
+            "PICKLE-TRAILING-DATA",
+            Severity::Medium,
+            Some(e.offset),
+            e.message,
+            Some(hex_preview(&data[at..])),
+        );
+    } else {
+        ctx.report(
+            "PICKLE-MALFORMED",
+            Severity::Medium,
+            Some(e.offset),
+            e.message,
+            None,
+        );
     }
 }
 
@@ -146,13 +170,15 @@ fn scan_stream_from<'a>(ctx: &mut Ctx<'_>, data: &'a [u8], first: Option<Analysi
         "pickle"
     });
     let mut seen = Seen::default();
-    if needs_rich(data) {
-        // joblib files: read as joblib.load does (array bytes skipped), and
-        // also as pickle.load/torch.load would (nothing skipped); report both.
-        read_stream(ctx, data, None, true, true, &mut seen);
-        read_stream(ctx, data, first, false, false, &mut seen);
+    // Read as pickle.load / torch.load do; when the stream holds joblib
+    // array wrappers, read it again as joblib.load does (array bytes stepped
+    // over) and report both — a payload may hide from either reading.
+    let (plain_end, wrapper) = read_stream(ctx, data, first, false, &mut seen);
+    if wrapper {
+        let (joblib_end, _) = read_stream(ctx, data, None, true, &mut seen);
+        report_end(ctx, data, joblib_end);
     } else {
-        read_stream(ctx, data, first, false, true, &mut seen);
+        report_end(ctx, data, plain_end);
     }
 }
 

@@ -65,8 +65,9 @@ pub struct Analysis<'a> {
     pub ops: u64,
     /// Protocol announced by `PROTO`, if any.
     pub protocol: Option<u8>,
-    /// The first opcode was a plausible pickle start and at least one opcode ran.
-    pub first_op_ok: bool,
+    /// The stream imports joblib's `NumpyArrayWrapper`: joblib.load reads
+    /// raw array bytes inside it, so it needs a joblib reading too.
+    pub saw_array_wrapper: bool,
 }
 
 /// Limits on the VM's memory.
@@ -231,7 +232,7 @@ fn analyze_depth<'a>(
         depth,
     };
     let end = vm.run().map_err(|e| *e);
-    let first_op_ok = vm.ops > 1 || end.is_ok();
+    let saw_array_wrapper = (0..vm.globals.len() as u32).any(|g| vm.is_array_wrapper(g));
     Analysis {
         globals: vm.globals,
         events: vm.events,
@@ -239,7 +240,7 @@ fn analyze_depth<'a>(
         end,
         ops: vm.ops,
         protocol: vm.protocol,
-        first_op_ok,
+        saw_array_wrapper,
     }
 }
 
