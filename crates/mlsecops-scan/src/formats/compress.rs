@@ -64,6 +64,22 @@ struct BoundedSink {
     truncated: bool,
 }
 
+impl BoundedSink {
+    /// The result of an lzma-rs run into this sink (hitting the limit is
+    /// truncation, not corruption).
+    fn finish(self, r: Result<(), lzma_rs::error::Error>) -> Inflated {
+        let error = match r {
+            Err(e) if !self.truncated => Some(e.to_string()),
+            _ => None,
+        };
+        Inflated {
+            data: self.data,
+            truncated: self.truncated,
+            error,
+        }
+    }
+}
+
 impl std::io::Write for BoundedSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let room = self.limit.saturating_sub(self.data.len() as u64);
@@ -115,15 +131,7 @@ pub(crate) fn inflate(ctx: &Ctx<'_>, data: &[u8], fmt: Format) -> Inflated {
             } else {
                 lzma_rs::lzma_decompress(&mut input, &mut sink)
             };
-            let error = match r {
-                Err(e) if !sink.truncated => Some(e.to_string()),
-                _ => None,
-            };
-            Inflated {
-                data: sink.data,
-                truncated: sink.truncated,
-                error,
-            }
+            sink.finish(r)
         }
         _ => Inflated {
             data: Vec::new(),
@@ -158,15 +166,7 @@ pub(crate) fn inflate_zip_lzma(ctx: &Ctx<'_>, raw: &[u8], declared: u64) -> Infl
         &mut sink,
         &opts,
     );
-    let error = match r {
-        Err(e) if !sink.truncated => Some(e.to_string()),
-        _ => None,
-    };
-    Inflated {
-        data: sink.data,
-        truncated: sink.truncated,
-        error,
-    }
+    sink.finish(r)
 }
 
 /// Reports limit hits for a stream of `compressed` bytes that inflated into
