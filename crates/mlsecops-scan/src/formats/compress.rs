@@ -109,7 +109,7 @@ pub(crate) fn budget(ctx: &Ctx<'_>) -> u64 {
 pub(crate) fn inflate(ctx: &Ctx<'_>, data: &[u8], fmt: Format) -> Inflated {
     let limit = budget(ctx);
     match fmt {
-        Format::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), limit),
+        Format::Gzip => inflate_gzip_members(data, limit),
         Format::Bzip2 => read_bounded(bzip2::read::MultiBzDecoder::new(data), limit),
         Format::Zlib => read_bounded(flate2::read::ZlibDecoder::new(data), limit),
         Format::JoblibZfile => {
@@ -139,6 +139,35 @@ pub(crate) fn inflate(ctx: &Ctx<'_>, data: &[u8], fmt: Format) -> Inflated {
             error: Some("not a compressed stream".into()),
         },
     }
+}
+
+/// gzip members one after another, skipping NUL padding between them as
+/// Python's `gzip` module does.
+fn inflate_gzip_members(data: &[u8], limit: u64) -> Inflated {
+    let mut out = Inflated {
+        data: Vec::new(),
+        truncated: false,
+        error: None,
+    };
+    let mut rest = data;
+    while rest.starts_with(b"\x1f\x8b") {
+        let room = limit.saturating_sub(out.data.len() as u64);
+        let mut dec = flate2::bufread::GzDecoder::new(rest);
+        let part = read_bounded(&mut dec, room);
+        out.data.extend_from_slice(&part.data);
+        if part.truncated || part.error.is_some() {
+            out.truncated = part.truncated;
+            out.error = part.error;
+            return out;
+        }
+        rest = dec.into_inner();
+        let pad = rest.iter().take_while(|&&b| b == 0).count();
+        rest = &rest[pad..];
+    }
+    if !rest.is_empty() && out.data.is_empty() {
+        out.error = Some("not a gzip stream".into());
+    }
+    out
 }
 
 /// Decompresses a zip method-14 (LZMA) member within the file's budget.

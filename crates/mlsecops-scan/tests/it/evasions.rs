@@ -173,3 +173,21 @@ fn zip_end_record_with_a_bogus_comment_length() {
     let z = stored_zip(&[("archive/data.pkl", &evil)], 1, 40);
     assert_code_exec("model.pt", &z);
 }
+
+#[test]
+fn second_gzip_member_after_nul_padding() {
+    use std::io::Write;
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let benign = b"\x80\x02}q\x00.";
+    let evil = [PAYLOAD, b"."].concat();
+    // gzip.open(...) concatenates members: the pickle is `benign` + `evil`
+    // read as one stream, so the second pickle runs after the first.
+    let mut data = gz(benign);
+    data.extend_from_slice(&[0u8; 64]);
+    data.extend_from_slice(&gz(&evil));
+    assert_code_exec("model.pkl.gz", &data);
+}
