@@ -1,0 +1,23 @@
+//! Tamper-evident audit ledger: an append-only transparency log in the style of
+//! Certificate Transparency.
+//!
+//! - [`merkle`]: RFC 6962 / RFC 9162 hashing, tree heads, inclusion and
+//!   consistency proofs and their verification.
+//! - [`note`]: C2SP signed notes with Ed25519 keys and tlog checkpoints,
+//!   interoperable with Go's `golang.org/x/mod/sumdb/note`.
+//! - [`log`]: the file-backed log (`entries`, `hashes`, `checkpoints` files
+//!   in one directory), crash-safe appends under an exclusive file lock, and
+//!   [`verify`], which recomputes everything and names the first bad entry.
+//!
+//! Library only: no CLI, no async, no network.
+
+pub mod log;
+pub mod merkle;
+pub mod note;
+
+pub use log::{Log, LogError, MAX_ENTRY_BYTES, Report, Tamper, VerifyError, verify};
+pub use merkle::{
+    Hash, MerkleTree, ProofError, empty_root, leaf_hash, node_hash, root_from_leaf_hashes,
+    verify_consistency, verify_inclusion,
+};
+pub use note::{Checkpoint, KeyError, Note, NoteError, Signature, Signer, Verifier};
