@@ -9,11 +9,15 @@
 //!   in one directory), crash-safe appends under an exclusive file lock, and
 //!   [`verify`], which recomputes everything and names the first bad entry.
 //!
+//! - [`tiles`]: C2SP tlog-tiles, the log as static files a verifier can
+//!   check with nothing but a file server.
+//!
 //! Library only: no CLI, no async, no network.
 
 pub mod log;
 pub mod merkle;
 pub mod note;
+pub mod tiles;
 
 pub use log::{Log, LogError, MAX_ENTRY_BYTES, Report, Tamper, VerifyError, verify};
 pub use merkle::{

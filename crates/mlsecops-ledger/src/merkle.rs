@@ -157,6 +157,17 @@ impl MerkleTree {
         }
     }
 
+    /// The hash of the complete subtree of height `height` at position
+    /// `index` (leaves `index * 2^height .. (index + 1) * 2^height`), once
+    /// all its leaves are present.
+    #[must_use]
+    pub fn complete_subtree(&self, height: u32, index: u64) -> Option<Hash> {
+        self.levels
+            .get(height as usize)
+            .and_then(|l| l.get(usize::try_from(index).ok()?))
+            .copied()
+    }
+
     /// MTH of leaves `start .. start + size`; the range must be one the RFC
     /// recursion produces (start aligned to the largest power of two <= size).
     fn subtree(&self, start: u64, size: u64) -> Hash {

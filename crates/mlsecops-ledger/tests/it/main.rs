@@ -2,3 +2,4 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::print_stdout)]
 
 mod crash;
+mod tiles;
