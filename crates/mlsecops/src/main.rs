@@ -2,6 +2,7 @@
 //! its report and maps it to an exit status. No guard logic lives here.
 
 mod commands;
+mod home;
 mod ignore;
 mod render;
 
@@ -50,6 +51,14 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Explain a rule (what, why, fix, references); without an id, list all rules.
     Rule(commands::rule::RuleArgs),
+    /// Create the home directory (`.mlsecops/` or MLSECOPS_HOME) with its ledger and ledger key.
+    Init(commands::keys::InitArgs),
+    /// Manage signing keys in the home directory.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Read, prove and verify the tamper-evident ledger.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,10 +87,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => commands::scan::run(&args, cli.quiet, color),
         Command::Rule(args) => commands::rule::run(&args),
+        Command::Init(args) => commands::keys::init(&args),
+        Command::Keys(cmd) => commands::keys::run(&cmd),
+        Command::Audit(cmd) => commands::audit::run(&cmd),
     };
     match result {
         Ok(status) => status.into(),
         Err(e) => {
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitStatus::Success.into();
+            }
             eprintln!("error: {e:#}");
             ExitStatus::Error.into()
         }

@@ -10,6 +10,8 @@ use mlsecops_scan::{Limits, ScanOptions, Scanner};
 use crate::ExitStatus;
 use crate::render::{self, OutputFormat};
 
+// Command-line flags are independent switches, not a state machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
     /// Files, directories (recursive) or globs to scan.
@@ -45,6 +47,10 @@ pub struct ScanArgs {
     /// Deepest nesting of archives/compressed streams.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<usize>,
+    /// Record the scan (file digests and summary) in the home's ledger and
+    /// sign a checkpoint (needs `mlsecops init`).
+    #[arg(long)]
+    pub record: bool,
 }
 
 pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStatus> {
@@ -55,9 +61,12 @@ pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStat
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
+    if args.record {
+        crate::home::Home::resolve().require()?;
+    }
     let scanner = Scanner::new(ScanOptions {
         limits,
-        digest: args.digest,
+        digest: args.digest || args.record,
         jobs: args.jobs,
     });
     let mut report = scanner.scan_paths(&args.paths);
@@ -97,6 +106,15 @@ pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStat
         None => std::io::stdout().lock().write_all(rendered.as_bytes())?,
     }
 
+    if args.record {
+        let (index, size) = record(&report)?;
+        if !quiet {
+            eprintln!(
+                "recorded in the ledger as entry {index} (ledger size {size}, checkpoint signed)"
+            );
+        }
+    }
+
     if report.summary.scanned == 0 && !args.allow_empty {
         eprintln!(
             "error: no scannable model files found in {}",
@@ -124,4 +142,27 @@ pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStat
     } else {
         ExitStatus::Success
     })
+}
+
+/// Appends one `scan` event to the home's ledger and signs a checkpoint.
+fn record(report: &mlsecops_core::Report) -> anyhow::Result<(u64, u64)> {
+    let home = crate::home::Home::resolve();
+    let targets: Vec<serde_json::Value> = report
+        .targets
+        .iter()
+        .map(|t| serde_json::json!({"path": t.path, "format": t.format, "size": t.size, "digest": t.digest}))
+        .collect();
+    let event = serde_json::json!({
+        "kind": "scan",
+        "time": crate::home::now_rfc3339(),
+        "tool": format!("{} {}", report.tool.name, report.tool.version),
+        "targets": targets,
+        "summary": report.summary,
+        "max_severity": report.max_severity(),
+    });
+    let mut log = mlsecops_ledger::Log::open(home.ledger_dir())?;
+    let index = log.append(&serde_json::to_vec(&event)?)?;
+    let signer = home.signer(crate::home::LEDGER_KEY)?;
+    log.checkpoint(&home.origin()?, &signer)?;
+    Ok((index, log.size()))
 }

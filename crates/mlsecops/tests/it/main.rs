@@ -3,4 +3,5 @@
 
 mod cli;
 mod formats;
+mod ledger;
 mod support;

@@ -19,9 +19,15 @@ pub struct Run {
 
 /// Runs `mlsecops ARGS` in `cwd` with colors off.
 pub fn mlsecops(cwd: &Path, args: &[&str]) -> Run {
+    mlsecops_with_home(cwd, args, &cwd.join(".mlsecops"))
+}
+
+/// Runs `mlsecops ARGS` in `cwd` with `MLSECOPS_HOME=home`.
+pub fn mlsecops_with_home(cwd: &Path, args: &[&str], home: &Path) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_mlsecops"))
         .args(args)
         .current_dir(cwd)
+        .env("MLSECOPS_HOME", home)
         .env("NO_COLOR", "1")
         .env_remove("MLSECOPS_FAIL_ON")
         .output()

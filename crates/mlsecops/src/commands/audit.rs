@@ -1,0 +1,109 @@
+//! `mlsecops audit log|prove|verify`: read and prove the tamper-evident
+//! ledger in the home directory.
+
+use std::io::Write;
+
+use mlsecops_ledger::{Log, VerifyError, verify, verify_inclusion};
+use serde_json::json;
+
+use crate::ExitStatus;
+use crate::home::{Home, LEDGER_KEY};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Print ledger entries, one JSON object per line.
+    Log {
+        /// First entry index.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Most entries to print.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Print an RFC 9162 inclusion proof of entry INDEX in the latest checkpoint.
+    Prove { index: u64 },
+    /// Recompute the whole ledger and check every checkpoint; exit 1 on tampering.
+    Verify,
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    b.iter()
+        .fold(String::with_capacity(2 * b.len()), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+}
+
+pub fn run(cmd: &AuditCommand) -> anyhow::Result<ExitStatus> {
+    let home = Home::resolve();
+    home.require()?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AuditCommand::Log { from, limit } => {
+            let mut log = Log::open(home.ledger_dir())?;
+            for i in *from..log.size().min(from.saturating_add(*limit)) {
+                let e = log.entry(i)?;
+                let value: serde_json::Value = serde_json::from_slice(&e)
+                    .unwrap_or_else(|_| json!(String::from_utf8_lossy(&e)));
+                let leaf = log.leaf_hash(i).map(|h| hex(&h)).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"index": i, "leaf_hash": leaf, "entry": value})
+                )?;
+            }
+        }
+        AuditCommand::Prove { index } => {
+            let log = Log::open(home.ledger_dir())?;
+            let report = verify(home.ledger_dir(), &home.verifier(LEDGER_KEY)?)?;
+            let Some(cp) = report.latest_checkpoint else {
+                anyhow::bail!(
+                    "the ledger has no checkpoint yet\nhint: `mlsecops scan --record` signs one after recording"
+                );
+            };
+            let leaf = log.leaf_hash(*index).ok_or_else(|| {
+                anyhow::anyhow!("no entry {index} (the ledger has {})", log.size())
+            })?;
+            let proof = log.prove_inclusion(*index, cp.size)?;
+            verify_inclusion(*index, cp.size, &leaf, &proof, &cp.root)?;
+            let doc = json!({
+                "index": index,
+                "tree_size": cp.size,
+                "leaf_hash": hex(&leaf),
+                "root_hash": hex(&cp.root),
+                "origin": cp.origin,
+                "inclusion_proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        AuditCommand::Verify => match verify(home.ledger_dir(), &home.verifier(LEDGER_KEY)?) {
+            Ok(r) => {
+                writeln!(
+                    out,
+                    "ledger verified: {} entries, root {}, {} checkpoint(s)",
+                    r.size,
+                    hex(&r.root),
+                    r.checkpoints
+                )?;
+                if r.unacknowledged_entries > 0 || r.torn_tail_bytes > 0 {
+                    writeln!(
+                        out,
+                        "note: {} unacknowledged entries and {} bytes of an interrupted write will be discarded",
+                        r.unacknowledged_entries, r.torn_tail_bytes
+                    )?;
+                }
+            }
+            Err(
+                e @ (VerifyError::Tampered { .. }
+                | VerifyError::BadCheckpoint { .. }
+                | VerifyError::CheckpointRollback { .. }),
+            ) => {
+                writeln!(out, "ledger verification FAILED: {e}")?;
+                return Ok(ExitStatus::Failure);
+            }
+            Err(e) => return Err(e.into()),
+        },
+    }
+    Ok(ExitStatus::Success)
+}

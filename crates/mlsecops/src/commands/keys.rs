@@ -1,0 +1,119 @@
+//! `mlsecops init` and `mlsecops keys generate|list`.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use mlsecops_ledger::{Signer, Verifier};
+
+use crate::ExitStatus;
+use crate::home::{Home, LEDGER_KEY, write_private};
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Name (checkpoint origin) of the ledger key, e.g. `example.com/mlsecops`.
+    #[arg(long, default_value = "mlsecops.local/ledger")]
+    pub origin: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Generate an Ed25519 signing key (private key stored with mode 0600).
+    Generate {
+        /// File name of the key inside the home's `keys/`.
+        #[arg(long)]
+        name: String,
+        /// Key name as it appears in signed notes (defaults to NAME).
+        #[arg(long)]
+        key_name: Option<String>,
+    },
+    /// List keys (public material only).
+    List,
+}
+
+fn generate(home: &Home, file: &str, key_name: &str) -> anyhow::Result<Verifier> {
+    if file.is_empty() || file.contains(['/', '\\', '.']) {
+        bail!("key file name `{file}` must be a plain name (no path separators or dots)");
+    }
+    std::fs::create_dir_all(home.keys_dir())
+        .with_context(|| format!("creating {}", home.keys_dir().display()))?;
+    let key = home.keys_dir().join(format!("{file}.key"));
+    if key.exists() {
+        bail!(
+            "key {} already exists; keys are never overwritten",
+            key.display()
+        );
+    }
+    let signer =
+        Signer::generate(key_name).with_context(|| format!("invalid key name `{key_name}`"))?;
+    write_private(&key, &signer.to_private_key_string())?;
+    let verifier = signer.verifier();
+    std::fs::write(
+        home.keys_dir().join(format!("{file}.pub")),
+        format!("{}\n", verifier.to_key_string()),
+    )?;
+    Ok(verifier)
+}
+
+pub fn init(args: &InitArgs) -> anyhow::Result<ExitStatus> {
+    let home = Home::resolve();
+    std::fs::create_dir_all(home.ledger_dir())
+        .with_context(|| format!("creating {}", home.ledger_dir().display()))?;
+    let log = mlsecops_ledger::Log::open(home.ledger_dir())?;
+    let verifier = if home.keys_dir().join(format!("{LEDGER_KEY}.key")).exists() {
+        home.verifier(LEDGER_KEY)?
+    } else {
+        generate(&home, LEDGER_KEY, &args.origin)?
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "home: {}", home.root.display())?;
+    writeln!(
+        out,
+        "ledger: {} ({} entries)",
+        home.ledger_dir().display(),
+        log.size()
+    )?;
+    writeln!(out, "ledger key: {}", verifier.to_key_string())?;
+    Ok(ExitStatus::Success)
+}
+
+pub fn run(cmd: &KeysCommand) -> anyhow::Result<ExitStatus> {
+    let home = Home::resolve();
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        KeysCommand::Generate { name, key_name } => {
+            let v = generate(&home, name, key_name.as_deref().unwrap_or(name))?;
+            writeln!(out, "{}", v.to_key_string())?;
+        }
+        KeysCommand::List => {
+            let mut names: Vec<String> = std::fs::read_dir(home.keys_dir())
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_str()?
+                                .strip_suffix(".pub")
+                                .map(str::to_owned)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            for n in names {
+                let v = home.verifier(&n)?;
+                let private = home.keys_dir().join(format!("{n}.key")).exists();
+                writeln!(
+                    out,
+                    "{n:<16} {:08x}  {}{}",
+                    v.key_id(),
+                    v.name(),
+                    if private {
+                        "  (private key present)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
