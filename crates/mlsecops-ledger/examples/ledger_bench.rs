@@ -3,24 +3,24 @@
 //!
 //! `cargo run --release -p mlsecops-ledger --example ledger_bench -- [ENTRIES] [PROOF_ENTRIES]`
 //! (defaults: 1,000,000 entries on disk; 10,000,000 leaves for proofs).
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::print_stdout)]
 
 use std::time::Instant;
 
 use mlsecops_ledger::{Log, MerkleTree, Signer, leaf_hash, verify, verify_inclusion};
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
     let n = args.first().copied().unwrap_or(1_000_000);
     let proof_n = args.get(1).copied().unwrap_or(10_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let signer = Signer::generate("mlsecops.bench/ledger").unwrap();
+    let dir = tempfile::tempdir()?;
+    let signer = Signer::generate("mlsecops.bench/ledger")?;
 
     // 1. Appends, 10,000 entries per fsync'd batch, ~100-byte JSON-ish entries.
-    let mut log = Log::open(dir.path().join("log")).unwrap();
+    let mut log = Log::open(dir.path().join("log"))?;
     let batch = 10_000u64;
     let t = Instant::now();
     let mut i = 0u64;
@@ -34,10 +34,10 @@ fn main() {
             })
             .collect();
         let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-        log.append_batch(&refs).unwrap();
+        log.append_batch(&refs)?;
         i += batch;
     }
-    log.checkpoint("mlsecops.bench/ledger", &signer).unwrap();
+    log.checkpoint("mlsecops.bench/ledger", &signer)?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "append: {n} entries in {secs:.2} s = {:.0} entries/s (batches of {batch}, fsync per batch)",
@@ -46,7 +46,7 @@ fn main() {
 
     // 2. Full verify of the on-disk log.
     let t = Instant::now();
-    let report = verify(dir.path().join("log"), &signer.verifier()).unwrap();
+    let report = verify(dir.path().join("log"), &signer.verifier())?;
     println!(
         "verify: {} entries in {:.3} s",
         report.size,
@@ -65,12 +65,13 @@ fn main() {
     let t = Instant::now();
     for s in 0..samples {
         let idx = (s * 7_919_993) % proof_n;
-        let proof = tree.inclusion_proof(idx, proof_n).unwrap();
-        verify_inclusion(idx, proof_n, &leaf_hash(&idx.to_le_bytes()), &proof, &root).unwrap();
+        let proof = tree.inclusion_proof(idx, proof_n)?;
+        verify_inclusion(idx, proof_n, &leaf_hash(&idx.to_le_bytes()), &proof, &root)?;
     }
     let per = t.elapsed().as_secs_f64() / samples as f64;
     println!(
         "inclusion proof + verification on {proof_n} leaves: {:.1} µs each",
         per * 1e6
     );
+    Ok(())
 }

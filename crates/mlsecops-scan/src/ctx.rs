@@ -1,6 +1,6 @@
 //! Per-file scan state: where we are (file, member chain) and what we found.
 
-use mlsecops_core::{FileError, Finding, Location, Severity};
+use mlsecops_core::{Finding, Location, Severity};
 
 use crate::limits::Limits;
 
@@ -11,7 +11,6 @@ pub(crate) struct Ctx<'s> {
     pub path: String,
     pub members: Vec<String>,
     pub findings: Vec<Finding>,
-    pub errors: Vec<FileError>,
     pub depth: usize,
     pub members_scanned: u64,
     pub decompressed: u64,
@@ -31,7 +30,6 @@ impl<'s> Ctx<'s> {
             path,
             members: Vec::new(),
             findings: Vec::new(),
-            errors: Vec::new(),
             depth: 0,
             members_scanned: 0,
             decompressed: 0,

