@@ -19,9 +19,11 @@ pub mod merkle;
 pub mod note;
 pub mod tiles;
 
-pub use log::{Log, LogError, MAX_ENTRY_BYTES, Report, Tamper, VerifyError, verify};
+pub use log::{
+    Log, LogError, MAX_ENTRY_BYTES, Report, Tamper, VerifyError, verify, verify_records,
+};
 pub use merkle::{
-    Hash, MerkleTree, ProofError, empty_root, leaf_hash, node_hash, root_from_leaf_hashes,
-    verify_consistency, verify_inclusion,
+    Frontier, Hash, MerkleTree, ProofError, empty_root, leaf_hash, node_hash,
+    root_from_leaf_hashes, verify_consistency, verify_inclusion,
 };
 pub use note::{Checkpoint, KeyError, Note, NoteError, Signature, Signer, Verifier};

@@ -585,31 +585,72 @@ fn verify_locked(dir: &Path, verifier: &Verifier) -> Result<Report, VerifyError>
     let cp_len = cp_file.metadata()?.len();
     let mut r = BufReader::new(cp_file);
     let mut pos = 0u64;
-    let mut checkpoints = Vec::new();
+    let mut notes = Vec::new();
     loop {
         match next_record(&mut r, &mut pos, cp_len, MAX_CHECKPOINT_BYTES, true)? {
-            Record::Full(data) => {
-                let record = checkpoints.len();
-                let (cp, _) =
-                    Checkpoint::open(&data.unwrap_or_default(), std::slice::from_ref(verifier))
-                        .map_err(|source| VerifyError::BadCheckpoint { record, source })?;
-                if let Some(prev) = checkpoints.last().map(|c: &Checkpoint| c.size)
-                    && cp.size < prev
-                {
-                    return Err(VerifyError::CheckpointRollback {
-                        record,
-                        previous: prev,
-                        size: cp.size,
-                    });
-                }
-                checkpoints.push(cp);
-            }
+            Record::Full(data) => notes.push(data.unwrap_or_default()),
             Record::End => break,
             Record::Torn => {
                 torn += cp_len - pos;
                 break;
             }
         }
+    }
+    let mut report = check_checkpoints(&tree, first_bad, notes, verifier)?;
+    report.unacknowledged_entries = extra;
+    report.torn_tail_bytes = torn;
+    Ok(report)
+}
+
+/// Verifies a log kept somewhere other than a directory (database rows,
+/// object storage): `leaves` yields, in index order, the leaf hash
+/// recomputed from each entry's bytes ([`leaf_hash`]) with the leaf hash
+/// stored beside it; `checkpoints` the stored signed notes, oldest first.
+/// Same checks and error reporting as [`verify`]; a caller that finds an
+/// index missing reports [`Tamper::MissingEntries`] itself.
+pub fn verify_records<E, C>(
+    leaves: E,
+    checkpoints: C,
+    verifier: &Verifier,
+) -> Result<Report, VerifyError>
+where
+    E: IntoIterator<Item = (Hash, Hash)>,
+    C: IntoIterator<Item = Vec<u8>>,
+{
+    let mut tree = MerkleTree::new();
+    let mut first_bad = None;
+    for (h, stored) in leaves {
+        if h != stored && first_bad.is_none() {
+            first_bad = Some((tree.len(), Tamper::HashMismatch));
+        }
+        tree.push(h);
+    }
+    check_checkpoints(&tree, first_bad, checkpoints, verifier)
+}
+
+/// Checks every checkpoint's signature, order and root against the
+/// recomputed `tree`, and decides which evidence of tampering to report.
+fn check_checkpoints(
+    tree: &MerkleTree,
+    first_bad: Option<(u64, Tamper)>,
+    notes: impl IntoIterator<Item = Vec<u8>>,
+    verifier: &Verifier,
+) -> Result<Report, VerifyError> {
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    for data in notes {
+        let record = checkpoints.len();
+        let (cp, _) = Checkpoint::open(&data, std::slice::from_ref(verifier))
+            .map_err(|source| VerifyError::BadCheckpoint { record, source })?;
+        if let Some(prev) = checkpoints.last().map(|c| c.size)
+            && cp.size < prev
+        {
+            return Err(VerifyError::CheckpointRollback {
+                record,
+                previous: prev,
+                size: cp.size,
+            });
+        }
+        checkpoints.push(cp);
     }
     // The smallest checkpoint that disagrees with the recomputed tree, and
     // the largest matching size below it.
@@ -654,8 +695,8 @@ fn verify_locked(dir: &Path, verifier: &Verifier) -> Result<Report, VerifyError>
             root: tree.root(),
             checkpoints: checkpoints.len(),
             latest_checkpoint: checkpoints.pop(),
-            unacknowledged_entries: extra,
-            torn_tail_bytes: torn,
+            unacknowledged_entries: 0,
+            torn_tail_bytes: 0,
         }),
     }
 }

@@ -83,6 +83,66 @@ pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a Merkle tree: the roots of its maximal complete
+/// subtrees, largest first (one per set bit of the size). That is all an
+/// appender needs to add leaves and compute the RFC 9162 root, so a log kept
+/// in a database stores this instead of rebuilding the tree per append.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    nodes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// The frontier of an empty tree.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds a frontier from its stored parts; `None` when `nodes` does
+    /// not hold exactly one hash per set bit of `size`.
+    #[must_use]
+    pub fn from_parts(size: u64, nodes: Vec<Hash>) -> Option<Self> {
+        (nodes.len() == size.count_ones() as usize).then_some(Self { size, nodes })
+    }
+
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Complete-subtree roots, largest first.
+    #[must_use]
+    pub fn nodes(&self) -> &[Hash] {
+        &self.nodes
+    }
+
+    /// Appends one leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut h = leaf;
+        let mut s = self.size;
+        while s & 1 == 1 {
+            if let Some(left) = self.nodes.pop() {
+                h = node_hash(&left, &h);
+            }
+            s >>= 1;
+        }
+        self.nodes.push(h);
+        self.size += 1;
+    }
+
+    /// The tree head: the subtree roots folded from the right.
+    #[must_use]
+    pub fn root(&self) -> Hash {
+        let mut it = self.nodes.iter().rev();
+        let Some(last) = it.next() else {
+            return empty_root();
+        };
+        it.fold(*last, |acc, left| node_hash(left, &acc))
+    }
+}
+
 /// An append-only Merkle tree over leaf hashes that stores the hash of every
 /// complete subtree (`levels[k][i]` covers leaves `i*2^k .. (i+1)*2^k`).
 ///
@@ -617,6 +677,21 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn frontier_root_matches_tree(n in 0usize..300) {
+            let mut f = Frontier::new();
+            let mut t = MerkleTree::new();
+            for i in 0..n {
+                let h = leaf_hash(&i.to_le_bytes());
+                f.push(h);
+                t.push(h);
+                prop_assert_eq!(f.root(), t.root());
+            }
+            prop_assert_eq!(f.root(), t.root());
+            let back = Frontier::from_parts(f.size(), f.nodes().to_vec());
+            prop_assert_eq!(back.as_ref(), Some(&f));
+        }
 
         #[test]
         fn inclusion_round_trip(size in 1u64..2000, seed in any::<u64>(), extra in 0u64..50) {
