@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import)
 seed() { # seed TARGET FIND-ARGS...
   local dir="corpus/$1"; shift
   mkdir -p "$dir"
@@ -19,6 +19,9 @@ seed gguf -name '*.gguf'
 seed hdf5 -name '*.h5'
 seed protobuf \( -name '*.onnx' -o -name '*.pb' \)
 seed scan_any -name '*'
+mkdir -p corpus/lineage_import
+find ../crates/mlsecops-lineage/tests/data/pipeline \( -name '*.lock' -o -name '*.dvc' -o -name '*.jsonl' \) \
+  -type f -exec cp -n {} corpus/lineage_import/ \; 2>/dev/null || true
 cargo +nightly fuzz build -O >/dev/null
 mkdir -p logs
 for t in "${targets[@]}"; do

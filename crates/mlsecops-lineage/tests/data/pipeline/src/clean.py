@@ -1,0 +1,2 @@
+import sys
+# drops rows with missing values

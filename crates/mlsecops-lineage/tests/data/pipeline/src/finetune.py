@@ -1,0 +1,2 @@
+import sys
+# fine-tunes a base model

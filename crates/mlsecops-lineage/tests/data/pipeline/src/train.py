@@ -1,0 +1,2 @@
+import sys
+# trains a model
