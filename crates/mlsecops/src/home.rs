@@ -1,5 +1,5 @@
 //! The mlsecops home directory (`.mlsecops/` or `MLSECOPS_HOME`): the
-//! ledger and the keys live there.
+//! ledger, the keys, the registry database and the blobs live there.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,38 @@ impl Home {
 
     pub fn keys_dir(&self) -> PathBuf {
         self.root.join("keys")
+    }
+
+    /// The registry database: `MLSECOPS_DATABASE_URL` (team mode,
+    /// `postgres://…`) or `registry.db` in the home (SQLite).
+    pub fn database_url(&self) -> String {
+        std::env::var("MLSECOPS_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", self.root.join("registry.db").display()))
+    }
+
+    /// Team mode: the registry (and so the ledger) is in PostgreSQL.
+    pub fn team_mode(&self) -> bool {
+        let url = self.database_url();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// The blob store: `MLSECOPS_BLOB_URL` (team mode, `s3://…`) or
+    /// `blobs/` in the home.
+    pub fn blob_url(&self) -> String {
+        std::env::var("MLSECOPS_BLOB_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| self.root.join("blobs").display().to_string())
+    }
+
+    /// Who is acting: `MLSECOPS_ACTOR`, else the login name.
+    pub fn actor() -> String {
+        ["MLSECOPS_ACTOR", "USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 
     /// Fails with a hint when `mlsecops init` has not run.

@@ -59,6 +59,15 @@ enum Command {
     /// Read, prove and verify the tamper-evident ledger.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Register datasets, models and runs by content digest; tag, approve, deploy, import.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
+    /// What an artifact was made from (--up) and what was made from it (--down).
+    Lineage(commands::registry::LineageArgs),
+    /// Revoke an artifact and everything downstream of it; prints the blast radius.
+    Revoke(commands::registry::RevokeArgs),
+    /// Export an artifact and its upstream lineage as a CycloneDX ML-BOM or SPDX 3 document.
+    Export(commands::registry::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +99,10 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::keys::init(&args),
         Command::Keys(cmd) => commands::keys::run(&cmd),
         Command::Audit(cmd) => commands::audit::run(&cmd),
+        Command::Registry(cmd) => commands::registry::run(&cmd),
+        Command::Lineage(args) => commands::registry::lineage(&args),
+        Command::Revoke(args) => commands::registry::revoke(&args),
+        Command::Export(args) => commands::registry::export(&args),
     };
     match result {
         Ok(status) => status.into(),

@@ -35,9 +35,92 @@ fn hex(b: &[u8]) -> String {
         })
 }
 
+/// Team mode: the ledger lives in the registry database.
+fn run_db(cmd: &AuditCommand, home: Home) -> anyhow::Result<ExitStatus> {
+    let reg = crate::commands::registry::Registry::open_at(home)?;
+    let store = &reg.store;
+    let mut out = std::io::stdout().lock();
+    let verifier = reg.home.verifier(LEDGER_KEY)?;
+    match cmd {
+        AuditCommand::Log { from, limit } => {
+            let mut next = *from;
+            let end = from.saturating_add(*limit);
+            while next < end {
+                let page = reg.rt.block_on(store.ledger_read(
+                    next,
+                    u32::try_from(end - next).unwrap_or(u32::MAX).min(10_000),
+                ))?;
+                let Some(last) = page.last().map(|e| e.index) else {
+                    break;
+                };
+                for e in page {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&e.body).unwrap_or_else(|_| json!(e.body));
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"index": e.index, "leaf_hash": hex(&e.leaf_hash), "entry": value})
+                    )?;
+                }
+                next = last + 1;
+            }
+        }
+        AuditCommand::Prove { index } => {
+            let report = reg.rt.block_on(store.verify_ledger(&verifier))?;
+            let Some(cp) = report.latest_checkpoint else {
+                anyhow::bail!(
+                    "the team ledger has no checkpoint yet\nhint: a member holding the team ledger key signs one on their next write"
+                );
+            };
+            let tree = reg.rt.block_on(store.ledger_tree(cp.size))?;
+            let leaf = tree.leaf(*index).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no entry {index} in the latest checkpoint (size {})",
+                    cp.size
+                )
+            })?;
+            let proof = tree.inclusion_proof(*index, cp.size)?;
+            verify_inclusion(*index, cp.size, &leaf, &proof, &cp.root)?;
+            let doc = json!({
+                "index": index,
+                "tree_size": cp.size,
+                "leaf_hash": hex(&leaf),
+                "root_hash": hex(&cp.root),
+                "origin": cp.origin,
+                "inclusion_proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        AuditCommand::Verify => match reg.rt.block_on(store.verify_ledger(&verifier)) {
+            Ok(r) => {
+                writeln!(
+                    out,
+                    "ledger verified: {} entries, root {}, {} checkpoint(s) (registry database)",
+                    r.size,
+                    hex(&r.root),
+                    r.checkpoints
+                )?;
+            }
+            Err(mlsecops_registry::Error::LedgerTampered(
+                e @ (VerifyError::Tampered { .. }
+                | VerifyError::BadCheckpoint { .. }
+                | VerifyError::CheckpointRollback { .. }),
+            )) => {
+                writeln!(out, "ledger verification FAILED: {e}")?;
+                return Ok(ExitStatus::Failure);
+            }
+            Err(e) => return Err(e.into()),
+        },
+    }
+    Ok(ExitStatus::Success)
+}
+
 pub fn run(cmd: &AuditCommand) -> anyhow::Result<ExitStatus> {
     let home = Home::resolve();
     home.require()?;
+    if home.team_mode() {
+        return run_db(cmd, home);
+    }
     let mut out = std::io::stdout().lock();
     match cmd {
         AuditCommand::Log { from, limit } => {

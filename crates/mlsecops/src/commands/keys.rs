@@ -59,20 +59,74 @@ pub fn init(args: &InitArgs) -> anyhow::Result<ExitStatus> {
     std::fs::create_dir_all(home.ledger_dir())
         .with_context(|| format!("creating {}", home.ledger_dir().display()))?;
     let log = mlsecops_ledger::Log::open(home.ledger_dir())?;
-    let verifier = if home.keys_dir().join(format!("{LEDGER_KEY}.key")).exists() {
-        home.verifier(LEDGER_KEY)?
-    } else {
-        generate(&home, LEDGER_KEY, &args.origin)?
-    };
+    let reg = crate::commands::registry::Registry::open_at(home.clone())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "home: {}", home.root.display())?;
+    let has_key = home.keys_dir().join(format!("{LEDGER_KEY}.key")).exists();
+    let has_pub = home.keys_dir().join(format!("{LEDGER_KEY}.pub")).exists();
+    if reg.store.ledger_in_db() {
+        // Team mode: one ledger in the database, one team key. The first
+        // member's key becomes the team key; later members trust its public
+        // half (compare it out of band) and append without signing.
+        let team = reg.rt.block_on(reg.store.ledger_key_hint())?;
+        let verifier = match (&team, has_key || has_pub) {
+            (None, _) => {
+                let v = if has_key {
+                    home.verifier(LEDGER_KEY)?
+                } else {
+                    generate(&home, LEDGER_KEY, &args.origin)?
+                };
+                reg.rt
+                    .block_on(reg.store.set_ledger_key_hint(&v.to_key_string()))?;
+                v
+            }
+            (Some(t), false) => {
+                let v = Verifier::from_key_string(t)
+                    .context("the team ledger key recorded in the database is invalid")?;
+                std::fs::create_dir_all(home.keys_dir())?;
+                std::fs::write(
+                    home.keys_dir().join(format!("{LEDGER_KEY}.pub")),
+                    format!("{t}\n"),
+                )?;
+                eprintln!(
+                    "trusting the team ledger key recorded in the database; compare it with a team member out of band"
+                );
+                v
+            }
+            (Some(t), true) => {
+                let v = home.verifier(LEDGER_KEY)?;
+                if v.to_key_string() != *t {
+                    eprintln!(
+                        "warning: this home's ledger key differs from the team ledger key {t}; `audit verify` uses this home's key"
+                    );
+                }
+                v
+            }
+        };
+        let size = reg.rt.block_on(reg.store.ledger_size())?;
+        writeln!(out, "ledger: in the registry database ({size} entries)")?;
+        writeln!(out, "ledger key: {}", verifier.to_key_string())?;
+    } else {
+        let verifier = if has_key {
+            home.verifier(LEDGER_KEY)?
+        } else {
+            generate(&home, LEDGER_KEY, &args.origin)?
+        };
+        writeln!(
+            out,
+            "ledger: {} ({} entries)",
+            home.ledger_dir().display(),
+            log.size()
+        )?;
+        writeln!(out, "ledger key: {}", verifier.to_key_string())?;
+    }
     writeln!(
         out,
-        "ledger: {} ({} entries)",
-        home.ledger_dir().display(),
-        log.size()
+        "registry: {} ({})",
+        crate::commands::registry::redact_url(&home.database_url()),
+        mlsecops_registry::Store::backend(&reg.store).as_str()
     )?;
-    writeln!(out, "ledger key: {}", verifier.to_key_string())?;
+    writeln!(out, "blobs: {}", reg.blobs.url())?;
     Ok(ExitStatus::Success)
 }
 

@@ -1,6 +1,8 @@
 //! One module per subcommand: argument struct + `run`.
 
 pub mod audit;
+pub mod import;
 pub mod keys;
+pub mod registry;
 pub mod rule;
 pub mod scan;

@@ -109,9 +109,7 @@ pub fn run(args: &ScanArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStat
     if args.record {
         let (index, size) = record(&report)?;
         if !quiet {
-            eprintln!(
-                "recorded in the ledger as entry {index} (ledger size {size}, checkpoint signed)"
-            );
+            eprintln!("recorded in the ledger as entry {index} (ledger size {size})");
         }
     }
 
@@ -160,6 +158,14 @@ fn record(report: &mlsecops_core::Report) -> anyhow::Result<(u64, u64)> {
         "summary": report.summary,
         "max_severity": report.max_severity(),
     });
+    if home.team_mode() {
+        let reg = crate::commands::registry::Registry::open_at(home)?;
+        let (index, size) = reg
+            .rt
+            .block_on(reg.store.ledger_append(&[&serde_json::to_string(&event)?]))?;
+        reg.sign_db_checkpoint()?;
+        return Ok((index, size));
+    }
     let mut log = mlsecops_ledger::Log::open(home.ledger_dir())?;
     let index = log.append(&serde_json::to_vec(&event)?)?;
     let signer = home.signer(crate::home::LEDGER_KEY)?;

@@ -4,4 +4,5 @@
 mod cli;
 mod formats;
 mod ledger;
+mod registry;
 mod support;
