@@ -4,7 +4,7 @@
 #   2. lineage: queries over a 100k-node graph, SQLite vs PostgreSQL, one run
 #   3. registering data: `mlsecops registry add` vs `dvc add` (DVC from PyPI,
 #      in a throwaway venv) on one 1 GiB file and on 20,000 small files
-# Usage: bash bench/registry/run.sh [--quick]
+# Usage: bash bench/registry/run.sh [--quick]   (SECTIONS="1 3" runs a subset)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -16,12 +16,18 @@ eval "$(bash scripts/services.sh up)"   # PostgreSQL on loopback for the lineage
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p mlsecops -p mlsecops-ledger -p mlsecops-registry --examples --bins
 
-echo "## 1. ledger"
-"$target/release/examples/ledger_bench" "$ledger_n" "$proof_n"
-echo
-echo "## 2. lineage queries (SQLite vs PostgreSQL)"
-"$target/release/examples/lineage_bench" "$graph_n"
-echo
+sections="${SECTIONS:-1 2 3}"
+if [[ " $sections " == *" 1 "* ]]; then
+  echo "## 1. ledger"
+  "$target/release/examples/ledger_bench" "$ledger_n" "$proof_n"
+  echo
+fi
+if [[ " $sections " == *" 2 "* ]]; then
+  echo "## 2. lineage queries (SQLite vs PostgreSQL)"
+  "$target/release/examples/lineage_bench" "$graph_n"
+  echo
+fi
+[[ " $sections " == *" 3 "* ]] || exit 0
 
 echo "## 3. registering data: mlsecops registry add vs dvc add"
 venv="${BENCH_VENV:-/tmp/mlsecops-bench-registry-venv}"

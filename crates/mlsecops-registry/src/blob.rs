@@ -179,9 +179,45 @@ impl BlobStore {
         Ok(digest)
     }
 
+    /// Stores many files (path, expected digest); returns how many were
+    /// new. On a local store every object is fsynced and each directory
+    /// touched is fsynced once at the end, before this returns.
+    pub async fn put_files(&self, files: &[(&Path, &str)]) -> Result<usize, Error> {
+        let mut stored = 0;
+        if let Some(root) = &self.local_root {
+            let mut dirs = std::collections::BTreeSet::new();
+            for (path, digest) in files {
+                if let Some(dir) = local_put(root, path, digest)? {
+                    dirs.insert(dir);
+                    stored += 1;
+                }
+            }
+            for dir in dirs {
+                std::fs::File::open(&dir)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::Io {
+                        path: dir.display().to_string(),
+                        source: e,
+                    })?;
+            }
+            return Ok(stored);
+        }
+        for (path, digest) in files {
+            stored += usize::from(self.put_file_remote(path, digest).await?);
+        }
+        Ok(stored)
+    }
+
     /// Stores the file at `path`, which must hash to `digest`. Returns
     /// `false` when the object was already present.
     pub async fn put_file(&self, path: &Path, digest: &str) -> Result<bool, Error> {
+        if self.local_root.is_some() {
+            return Ok(self.put_files(&[(path, digest)]).await? == 1);
+        }
+        self.put_file_remote(path, digest).await
+    }
+
+    async fn put_file_remote(&self, path: &Path, digest: &str) -> Result<bool, Error> {
         let k = key(digest)?;
         if self.exists(digest).await? {
             return Ok(false);
@@ -346,6 +382,63 @@ impl BlobStore {
         }
         Ok(())
     }
+}
+
+/// Local fast path: one pass that copies `path` into a staging file next
+/// to its final place while hashing it, fsyncs it, checks the digest and
+/// renames it into place. Returns the directory to fsync, or `None` when
+/// the object already existed.
+fn local_put(root: &Path, path: &Path, digest: &str) -> Result<Option<PathBuf>, Error> {
+    use std::io::Write as _;
+    let k = key(digest)?;
+    let dest = root.join(k.as_ref());
+    if dest.is_file() {
+        return Ok(None);
+    }
+    let dir = dest
+        .parent()
+        .ok_or_else(|| Error::Corrupt(format!("blob key {k} has no directory")))?
+        .to_path_buf();
+    let io = |p: &Path, e| Error::Io {
+        path: p.display().to_string(),
+        source: e,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let staging = dir.join(format!(
+        ".{}.{}.partial",
+        &digest["sha256:".len()..],
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut src = std::fs::File::open(path).map_err(|e| io(path, e))?;
+        let mut out = std::fs::File::create(&staging).map_err(|e| io(&staging, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(path, e)),
+            };
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|e| io(&staging, e))?;
+        }
+        let actual = format!("sha256:{}", hex(&hasher.finalize()));
+        if actual != digest {
+            return Err(Error::Conflict(format!(
+                "{} changed while it was being stored (expected {digest}, read {actual}); register it again",
+                path.display()
+            )));
+        }
+        out.sync_all().map_err(|e| io(&staging, e))?;
+        std::fs::rename(&staging, &dest).map_err(|e| io(&dest, e))
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&staging);
+        return Err(e);
+    }
+    Ok(Some(dir))
 }
 
 /// `read_to_end` into a buffer from a reader the caller already bounded

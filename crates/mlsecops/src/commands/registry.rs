@@ -437,11 +437,15 @@ pub fn register(
     no_blob: bool,
 ) -> anyhow::Result<mlsecops_registry::Written<Artifact>> {
     if !no_blob {
-        for (f, p) in content.files.iter().zip(&content.paths) {
-            reg.rt
-                .block_on(reg.blobs.put_file(p, &f.digest))
-                .with_context(|| format!("storing {}", p.display()))?;
-        }
+        let files: Vec<(&Path, &str)> = content
+            .paths
+            .iter()
+            .map(PathBuf::as_path)
+            .zip(content.files.iter().map(|f| f.digest.as_str()))
+            .collect();
+        reg.rt
+            .block_on(reg.blobs.put_files(&files))
+            .with_context(|| format!("storing {} in {}", content.digest, reg.blobs.url()))?;
         if content.is_dir {
             let manifest = reg
                 .rt
