@@ -281,12 +281,14 @@ impl BlobStore {
         Ok(true)
     }
 
-    /// The object's bytes, verified against the digest.
-    pub async fn get(&self, digest: &str) -> Result<Vec<u8>, Error> {
-        let k = key(digest)?;
-        let bytes = self
-            .store
-            .get_opts(&k, GetOptions::default())
+    /// Starts reading an object; a missing one is `NotFound` naming the store.
+    async fn open_object(
+        &self,
+        k: &ObjPath,
+        digest: &str,
+    ) -> Result<object_store::GetResult, Error> {
+        self.store
+            .get_opts(k, GetOptions::default())
             .await
             .map_err(|e| {
                 if is_not_found(&e) {
@@ -294,9 +296,13 @@ impl BlobStore {
                 } else {
                     e.into()
                 }
-            })?
-            .bytes()
-            .await?;
+            })
+    }
+
+    /// The object's bytes, verified against the digest.
+    pub async fn get(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let k = key(digest)?;
+        let bytes = self.open_object(&k, digest).await?.bytes().await?;
         let actual = format!("sha256:{}", hex(&Sha256::digest(&bytes)));
         if actual != digest {
             return Err(Error::BlobCorrupt {
@@ -317,18 +323,7 @@ impl BlobStore {
             path: p.display().to_string(),
             source: e,
         };
-        let mut stream = self
-            .store
-            .get_opts(&k, GetOptions::default())
-            .await
-            .map_err(|e| {
-                if is_not_found(&e) {
-                    Error::NotFound(format!("blob {digest} is not in {}", self.url))
-                } else {
-                    e.into()
-                }
-            })?
-            .into_stream();
+        let mut stream = self.open_object(&k, digest).await?.into_stream();
         let parent = dest
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -35,6 +35,27 @@ fn hex(b: &[u8]) -> String {
         })
 }
 
+/// Checks an inclusion proof against the checkpoint and prints it as JSON.
+fn print_proof(
+    out: &mut impl Write,
+    index: u64,
+    cp: &mlsecops_ledger::Checkpoint,
+    leaf: &mlsecops_ledger::Hash,
+    proof: &[mlsecops_ledger::Hash],
+) -> anyhow::Result<()> {
+    verify_inclusion(index, cp.size, leaf, proof, &cp.root)?;
+    let doc = json!({
+        "index": index,
+        "tree_size": cp.size,
+        "leaf_hash": hex(leaf),
+        "root_hash": hex(&cp.root),
+        "origin": cp.origin,
+        "inclusion_proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    Ok(())
+}
+
 /// Team mode: the ledger lives in the registry database.
 fn run_db(cmd: &AuditCommand, home: Home) -> anyhow::Result<ExitStatus> {
     let reg = crate::commands::registry::Registry::open_at(home)?;
@@ -80,16 +101,7 @@ fn run_db(cmd: &AuditCommand, home: Home) -> anyhow::Result<ExitStatus> {
                 )
             })?;
             let proof = tree.inclusion_proof(*index, cp.size)?;
-            verify_inclusion(*index, cp.size, &leaf, &proof, &cp.root)?;
-            let doc = json!({
-                "index": index,
-                "tree_size": cp.size,
-                "leaf_hash": hex(&leaf),
-                "root_hash": hex(&cp.root),
-                "origin": cp.origin,
-                "inclusion_proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            print_proof(&mut out, *index, &cp, &leaf, &proof)?;
         }
         AuditCommand::Verify => match reg.rt.block_on(store.verify_ledger(&verifier)) {
             Ok(r) => {
@@ -149,16 +161,7 @@ pub fn run(cmd: &AuditCommand) -> anyhow::Result<ExitStatus> {
                 anyhow::anyhow!("no entry {index} (the ledger has {})", log.size())
             })?;
             let proof = log.prove_inclusion(*index, cp.size)?;
-            verify_inclusion(*index, cp.size, &leaf, &proof, &cp.root)?;
-            let doc = json!({
-                "index": index,
-                "tree_size": cp.size,
-                "leaf_hash": hex(&leaf),
-                "root_hash": hex(&cp.root),
-                "origin": cp.origin,
-                "inclusion_proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            print_proof(&mut out, *index, &cp, &leaf, &proof)?;
         }
         AuditCommand::Verify => match verify(home.ledger_dir(), &home.verifier(LEDGER_KEY)?) {
             Ok(r) => {
