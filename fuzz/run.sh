@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import bundle_envelope)
 seed() { # seed TARGET FIND-ARGS...
   local dir="corpus/$1"; shift
   mkdir -p "$dir"
@@ -22,6 +22,10 @@ seed scan_any -name '*'
 mkdir -p corpus/lineage_import
 find ../crates/mlsecops-lineage/tests/data/pipeline \( -name '*.lock' -o -name '*.dvc' -o -name '*.jsonl' \) \
   -type f -exec cp -n {} corpus/lineage_import/ \; 2>/dev/null || true
+mkdir -p corpus/bundle_envelope
+while IFS= read -r -d '' f; do # several fixtures share a name: keep the path
+  rel="${f#../crates/mlsecops-sign/tests/data/}"; cp -n "$f" "corpus/bundle_envelope/${rel//\//_}"
+done < <(find ../crates/mlsecops-sign/tests/data \( -name '*.sig' -o -name '*.pem' -o -name '*.json' \) -type f -print0)
 cargo +nightly fuzz build -O >/dev/null
 mkdir -p logs
 for t in "${targets[@]}"; do
