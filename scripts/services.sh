@@ -83,10 +83,18 @@ start_nats() {
 }
 
 start_python() {
+  local req="$ROOT/scripts/test-requirements.txt" stamp want
   if [ ! -x "$PYVENV/bin/python" ]; then
     log "creating the interop venv"
     python3 -m venv "$PYVENV"
-    "$PYVENV/bin/pip" install -q -r "$ROOT/scripts/test-requirements.txt"
+  fi
+  # Reinstall whenever the pinned requirements change.
+  stamp="$PYVENV/.requirements.sha256"
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the interop requirements"
+    "$PYVENV/bin/pip" install -q -r "$req"
+    echo "$want" >"$stamp"
   fi
 }
 

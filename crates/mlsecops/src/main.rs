@@ -68,6 +68,12 @@ enum Command {
     Revoke(commands::registry::RevokeArgs),
     /// Export an artifact and its upstream lineage as a CycloneDX ML-BOM or SPDX 3 document.
     Export(commands::registry::ExportArgs),
+    /// Sign a model (OpenSSF model-signing compatible Sigstore bundle).
+    Sign(commands::sign::SignArgs),
+    /// Verify a model against its signature (and, with --policy, its attestations).
+    Verify(commands::sign::VerifyArgs),
+    /// Add a signed in-toto attestation (SLSA provenance, reports, ML-BOM) next to a model.
+    Attest(commands::sign::AttestArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +109,9 @@ fn main() -> ExitCode {
         Command::Lineage(args) => commands::registry::lineage(&args),
         Command::Revoke(args) => commands::registry::revoke(&args),
         Command::Export(args) => commands::registry::export(&args),
+        Command::Sign(args) => commands::sign::sign(&args),
+        Command::Verify(args) => commands::sign::verify(&args),
+        Command::Attest(args) => commands::sign::attest(&args),
     };
     match result {
         Ok(status) => status.into(),

@@ -6,3 +6,4 @@ pub mod keys;
 pub mod registry;
 pub mod rule;
 pub mod scan;
+pub mod sign;

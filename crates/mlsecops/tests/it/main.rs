@@ -5,4 +5,5 @@ mod cli;
 mod formats;
 mod ledger;
 mod registry;
+mod sign;
 mod support;
