@@ -241,7 +241,10 @@ impl Serialization {
     /// errors (e.g. `predicate.serialization`). Unknown members are ignored.
     pub fn from_json(value: &Value, field: &str) -> Result<Self, ManifestError> {
         let obj = value.as_object().ok_or_else(|| {
-            ManifestError::invalid(field, format!("expected an object, got {}", kind(value)))
+            ManifestError::invalid(
+                field,
+                format!("expected an object, got {}", crate::dsse::json_type(value)),
+            )
         })?;
         let method = get_str(obj, field, "method")?;
         let hash_name = get_str(obj, field, "hash_type")?;
@@ -259,7 +262,7 @@ impl Serialization {
             Some(v) => {
                 return Err(ManifestError::invalid(
                     format!("{field}.allow_symlinks"),
-                    format!("expected a boolean, got {}", kind(v)),
+                    format!("expected a boolean, got {}", crate::dsse::json_type(v)),
                 ));
             }
             None => return Err(ManifestError::missing(format!("{field}.allow_symlinks"))),
@@ -301,7 +304,10 @@ impl Serialization {
                 for (i, item) in items.iter().enumerate() {
                     let f = format!("{field}.ignore_paths[{i}]");
                     let s = item.as_str().ok_or_else(|| {
-                        ManifestError::invalid(&f, format!("expected a string, got {}", kind(item)))
+                        ManifestError::invalid(
+                            &f,
+                            format!("expected a string, got {}", crate::dsse::json_type(item)),
+                        )
                     })?;
                     if s.len() > MAX_NAME_LEN || s.contains('\0') {
                         return Err(ManifestError::invalid(f, "too long or contains NUL"));
@@ -313,7 +319,7 @@ impl Serialization {
             Some(v) => {
                 return Err(ManifestError::invalid(
                     format!("{field}.ignore_paths"),
-                    format!("expected an array, got {}", kind(v)),
+                    format!("expected an array, got {}", crate::dsse::json_type(v)),
                 ));
             }
         };
@@ -539,7 +545,10 @@ impl Manifest {
         let obj = predicate.as_object().ok_or_else(|| {
             ManifestError::invalid(
                 "predicate",
-                format!("expected an object, got {}", kind(predicate)),
+                format!(
+                    "expected an object, got {}",
+                    crate::dsse::json_type(predicate)
+                ),
             )
         })?;
         let serialization = Serialization::from_json(
@@ -552,7 +561,7 @@ impl Manifest {
             Some(v) => {
                 return Err(ManifestError::invalid(
                     "predicate.resources",
-                    format!("expected an array, got {}", kind(v)),
+                    format!("expected an array, got {}", crate::dsse::json_type(v)),
                 ));
             }
             None => return Err(ManifestError::missing("predicate.resources")),
@@ -563,7 +572,10 @@ impl Manifest {
         for (i, item) in items.iter().enumerate() {
             let field = format!("predicate.resources[{i}]");
             let r = item.as_object().ok_or_else(|| {
-                ManifestError::invalid(&field, format!("expected an object, got {}", kind(item)))
+                ManifestError::invalid(
+                    &field,
+                    format!("expected an object, got {}", crate::dsse::json_type(item)),
+                )
             })?;
             let name = get_str(r, &field, "name")?;
             let key = ResourceKey::parse(name, serialization.method)
@@ -604,7 +616,10 @@ impl Manifest {
         let items = subjects.as_array().ok_or_else(|| {
             ManifestError::invalid(
                 "subject",
-                format!("expected an array, got {}", kind(subjects)),
+                format!(
+                    "expected an array, got {}",
+                    crate::dsse::json_type(subjects)
+                ),
             )
         })?;
         let serialization = Serialization {
@@ -618,7 +633,10 @@ impl Manifest {
         for (i, item) in items.iter().enumerate() {
             let field = format!("subject[{i}]");
             let s = item.as_object().ok_or_else(|| {
-                ManifestError::invalid(&field, format!("expected an object, got {}", kind(item)))
+                ManifestError::invalid(
+                    &field,
+                    format!("expected an object, got {}", crate::dsse::json_type(item)),
+                )
             })?;
             let name = get_str(s, &field, "name")?;
             let key = ResourceKey::parse(name, Method::Files)
@@ -630,7 +648,7 @@ impl Manifest {
                 Some(v) => {
                     return Err(ManifestError::invalid(
                         format!("{field}.digest"),
-                        format!("expected an object, got {}", kind(v)),
+                        format!("expected an object, got {}", crate::dsse::json_type(v)),
                     ));
                 }
                 None => return Err(ManifestError::missing(format!("{field}.digest"))),
@@ -930,20 +948,9 @@ fn get_str<'a>(
         Some(Value::String(s)) => Ok(s),
         Some(v) => Err(ManifestError::invalid(
             format!("{field}.{key}"),
-            format!("expected a string, got {}", kind(v)),
+            format!("expected a string, got {}", crate::dsse::json_type(v)),
         )),
         None => Err(ManifestError::missing(format!("{field}.{key}"))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::dsse::json_type;
+
 /// `_type` of an in-toto Statement v1.
 pub const STATEMENT_TYPE_V1: &str = "https://in-toto.io/Statement/v1";
 /// `_type` of an in-toto Statement v0.1 (read only).
@@ -98,17 +100,6 @@ fn field_error(field: impl Into<String>, reason: impl Into<String>) -> Statement
     StatementError::Field {
         field: field.into(),
         reason: reason.into(),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
