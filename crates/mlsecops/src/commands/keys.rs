@@ -25,6 +25,11 @@ pub enum KeysCommand {
         /// Key name as it appears in signed notes (defaults to NAME).
         #[arg(long)]
         key_name: Option<String>,
+        /// `note` (Ed25519 signed-note key for ledgers), or a model-signing
+        /// key written as PEM: `ecdsa-p256` (the reference's default),
+        /// `ecdsa-p384`, `ecdsa-p521`, `ed25519`.
+        #[arg(long, default_value = "note")]
+        kind: String,
     },
     /// List keys (public material only).
     List,
@@ -52,6 +57,34 @@ fn generate(home: &Home, file: &str, key_name: &str) -> anyhow::Result<Verifier>
         format!("{}\n", verifier.to_key_string()),
     )?;
     Ok(verifier)
+}
+
+/// Writes a model-signing key pair: `keys/NAME.pem` (0600, never
+/// overwritten) and `keys/NAME.pub.pem`; returns the public key's path.
+fn generate_pem(
+    home: &Home,
+    file: &str,
+    kind: mlsecops_sign::keys::KeyKind,
+) -> anyhow::Result<std::path::PathBuf> {
+    if file.is_empty() || file.contains(['/', '\\', '.']) {
+        bail!("key file name `{file}` must be a plain name (no path separators or dots)");
+    }
+    std::fs::create_dir_all(home.keys_dir())
+        .with_context(|| format!("creating {}", home.keys_dir().display()))?;
+    let private = home.keys_dir().join(format!("{file}.pem"));
+    if private.exists() {
+        bail!(
+            "key {} already exists; keys are never overwritten",
+            private.display()
+        );
+    }
+    let key = mlsecops_sign::keys::SigningKey::generate(kind)
+        .map_err(|e| anyhow::anyhow!("generating a {kind} key: {e}"))?;
+    write_private(&private, key.to_pem().trim_end())?;
+    let public = home.keys_dir().join(format!("{file}.pub.pem"));
+    std::fs::write(&public, key.verifying_key().to_pem())
+        .with_context(|| format!("writing {}", public.display()))?;
+    Ok(public)
 }
 
 pub fn init(args: &InitArgs) -> anyhow::Result<ExitStatus> {
@@ -134,9 +167,21 @@ pub fn run(cmd: &KeysCommand) -> anyhow::Result<ExitStatus> {
     let home = Home::resolve();
     let mut out = std::io::stdout().lock();
     match cmd {
-        KeysCommand::Generate { name, key_name } => {
-            let v = generate(&home, name, key_name.as_deref().unwrap_or(name))?;
-            writeln!(out, "{}", v.to_key_string())?;
+        KeysCommand::Generate {
+            name,
+            key_name,
+            kind,
+        } => {
+            if kind == "note" {
+                let v = generate(&home, name, key_name.as_deref().unwrap_or(name))?;
+                writeln!(out, "{}", v.to_key_string())?;
+            } else {
+                let kind: mlsecops_sign::keys::KeyKind = kind
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--kind {kind}: {e}"))?;
+                let pub_path = generate_pem(&home, name, kind)?;
+                writeln!(out, "{}", pub_path.display())?;
+            }
         }
         KeysCommand::List => {
             let mut names: Vec<String> = std::fs::read_dir(home.keys_dir())

@@ -273,7 +273,18 @@ fn attestations_and_policy() {
     let d = dir.path();
     let m = model(d);
     let (key, public) = keys(d);
-    let (ci_key, ci_pub) = keys(&d.join("ci").tap_mkdir());
+    // The CI key comes from `keys generate --kind ecdsa-p256` (0600).
+    ok(&mlsecops(
+        d,
+        &["keys", "generate", "--name", "ci", "--kind", "ecdsa-p256"],
+    ));
+    let ci_key = d.join(".mlsecops/keys/ci.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ci_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     let sig = d.join("model.sig");
     ok(&mlsecops(
         d,
@@ -321,7 +332,7 @@ fn attestations_and_policy() {
     let att = d.join("model.intoto.jsonl");
     assert_eq!(std::fs::read_to_string(&att).unwrap().lines().count(), 2);
     let policy = d.join("policy.toml");
-    std::fs::write(&policy, "[[require]]\npredicate_type = \"provenance\"\nkeys = [\"ci/pub.pem\"]\n\n[[require]]\npredicate_type = \"scan\"\nkeys = [\"ci/pub.pem\"]\n").unwrap();
+    std::fs::write(&policy, "[[require]]\npredicate_type = \"provenance\"\nkeys = [\".mlsecops/keys/ci.pub.pem\"]\n\n[[require]]\npredicate_type = \"scan\"\nkeys = [\".mlsecops/keys/ci.pub.pem\"]\n").unwrap();
     let r = mlsecops(
         d,
         &[
@@ -345,7 +356,7 @@ fn attestations_and_policy() {
     // A policy asking for an attestation nobody made fails, naming it.
     std::fs::write(
         &policy,
-        "[[require]]\npredicate_type = \"data-check\"\nkeys = [\"ci/pub.pem\"]\n",
+        "[[require]]\npredicate_type = \"data-check\"\nkeys = [\".mlsecops/keys/ci.pub.pem\"]\n",
     )
     .unwrap();
     let r = mlsecops(
@@ -383,7 +394,6 @@ fn attestations_and_policy() {
         ],
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
-    let _ = ci_pub;
 }
 
 fn oms(py: &str, args: &[&str]) -> (bool, String) {
