@@ -3,13 +3,14 @@
 # OpenSSF model-signing (PyPI, throwaway venv), same inputs, same key.
 #   - dir8: 8 x 256 MiB random files (file serialization, sha256)
 #   - one:  one 2 GiB random file (shard serialization, sha256, 1 GB shards)
+#   - small: 20,000 files of 10 KiB (file serialization, sha256)
 # Reports wall time, peak RSS, and the ratio; plus start-up time.
 # Usage: bash bench/sign/run.sh [--quick]     (--quick: 8 x 16 MiB, 128 MiB)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 quick="${1:-}"
-mib=256; one_mib=2048
-if [ "$quick" = "--quick" ]; then mib=16; one_mib=128; fi
+mib=256; one_mib=2048; small_files=20000
+if [ "$quick" = "--quick" ]; then mib=16; one_mib=128; small_files=500; fi
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p mlsecops --manifest-path "$root/Cargo.toml"
 ours="$target/release/mlsecops"
@@ -57,6 +58,25 @@ read -r os om < <(measure "$ours" verify "$work/one" --signature "$work/ours-one
 # so its verify time is measured on our signature of the same file.
 read -r rs rm < <(measure "${OMS[@]}" verify "$work/one" "$work/ours-one.sig" "$work/pub.pem")
 row "verify, 1 x $one_mib MiB, shards/sha256" "$os" "$om" "$rs" "$rm"
+# Many small files: per-file overhead instead of raw hashing speed.
+small="$work/small"
+if [ ! -d "$small" ]; then
+  mkdir -p "$small"
+  python3 - "$small" "$small_files" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    os.makedirs(f"{d}/{i % 100:02d}", exist_ok=True)
+    with open(f"{d}/{i % 100:02d}/{i}.bin", "wb") as f:
+        f.write(os.urandom(10240))
+PY
+fi
+read -r os om < <(measure "$ours" sign "$small" --key "$work/key.pem" -o "$work/ours-small.sig")
+read -r rs rm < <(measure "${OMS[@]}" sign "$small" "$work/ref-small.sig" "$work/key.pem")
+row "sign, $small_files x 10 KiB, files/sha256" "$os" "$om" "$rs" "$rm"
+read -r os om < <(measure "$ours" verify "$small" --signature "$work/ours-small.sig" --key "$work/pub.pem")
+read -r rs rm < <(measure "${OMS[@]}" verify "$small" "$work/ref-small.sig" "$work/pub.pem")
+row "verify, $small_files x 10 KiB, files/sha256" "$os" "$om" "$rs" "$rm"
 # Cross-checks: each verifier accepts the other's signatures.
 "$ours" verify "$work/dir8" --signature "$work/ref-dir8.sig" --key "$work/pub.pem" >/dev/null
 oms verify "$work/dir8" "$work/ours-dir8.sig" "$work/pub.pem" >/dev/null
