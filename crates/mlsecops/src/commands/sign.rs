@@ -74,6 +74,10 @@ pub struct SignArgs {
     /// Hashing threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
+    /// Also attach the signature to the model's registry entry (the model
+    /// must be registered with `mlsecops registry add model`).
+    #[arg(long)]
+    pub attach: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -154,6 +158,10 @@ pub struct AttestArgs {
     /// Where to append the envelope (default: MODEL.intoto.jsonl).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also attach the attestation to the model's registry entry (the model
+    /// must be registered with `mlsecops registry add model`).
+    #[arg(long)]
+    pub attach: bool,
 }
 
 fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -272,6 +280,14 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<ExitStatus> {
             "key_hint": key.verifying_key().hint(),
         }),
     )?;
+    if args.attach {
+        attach(
+            &args.model,
+            "model-signature",
+            bundle.to_json(),
+            &json!({"root_digest": format!("sha256:{}", manifest.root_digest_hex()), "key_hint": key.verifying_key().hint(), "resources": manifest.resources.len()}),
+        )?;
+    }
     writeln!(
         std::io::stdout().lock(),
         "sha256:{}",
@@ -519,6 +535,14 @@ pub fn attest(args: &AttestArgs) -> anyhow::Result<ExitStatus> {
             "key_hint": key.verifying_key().hint(),
         }),
     )?;
+    if args.attach {
+        attach(
+            &args.model,
+            "attestation",
+            envelope.to_json(),
+            &json!({"predicate_type": statement.predicate_type, "root_digest": format!("sha256:{root}"), "key_hint": key.verifying_key().hint()}),
+        )?;
+    }
     writeln!(std::io::stdout().lock(), "{}", statement.predicate_type)?;
     eprintln!(
         "appended a signed {} attestation to {}",
@@ -526,6 +550,33 @@ pub fn attest(args: &AttestArgs) -> anyhow::Result<ExitStatus> {
         out.display()
     );
     Ok(ExitStatus::Success)
+}
+
+/// Stores `doc` in the blob store and attaches it to the registry entry of
+/// the model at `model` (found by its content digest).
+fn attach(model: &Path, kind: &str, doc: Vec<u8>, summary: &Value) -> anyhow::Result<()> {
+    use mlsecops_registry::Store as _;
+    let reg = crate::commands::registry::Registry::open()?;
+    let content = mlsecops_registry::content::digest_path(model)?;
+    let Some(artifact) = reg.rt.block_on(reg.store.artifact(&content.digest))? else {
+        bail!(
+            "{} ({}) is not registered, so there is nothing to attach to\nhint: `mlsecops registry add model {} --name NAME` first",
+            model.display(),
+            content.digest,
+            model.display()
+        );
+    };
+    let blob = reg.rt.block_on(reg.blobs.put_bytes(doc))?;
+    reg.rt.block_on(
+        reg.store
+            .attach(&artifact.digest, kind, Some(&blob), summary, &reg.actor),
+    )?;
+    reg.mirror()?;
+    eprintln!(
+        "attached the {kind} to {}@v{} ({})",
+        artifact.name, artifact.version, blob
+    );
+    Ok(())
 }
 
 /// Records a signing event in the home's ledger when one is initialised.

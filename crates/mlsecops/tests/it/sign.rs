@@ -329,6 +329,45 @@ fn attestations_and_policy() {
             s(&report),
         ],
     ));
+    // Attached to the model's registry entry when asked.
+    ok(&mlsecops(d, &["init"]));
+    ok(&mlsecops(
+        d,
+        &["registry", "add", "model", s(&m), "--name", "fraud"],
+    ));
+    ok(&mlsecops(
+        d,
+        &["sign", s(&m), "--key", s(&key), "-o", s(&sig), "--attach"],
+    ));
+    ok(&mlsecops(
+        d,
+        &[
+            "attest",
+            s(&m),
+            "--type",
+            "scan",
+            "--key",
+            s(&ci_key),
+            "--signature",
+            s(&sig),
+            "--report",
+            s(&report),
+            "--attach",
+            "-o",
+            s(&d.join("attached.intoto.jsonl")),
+        ],
+    ));
+    let shown: serde_json::Value = serde_json::from_str(
+        &mlsecops(d, &["registry", "show", "fraud", "--format", "json"]).stdout,
+    )
+    .unwrap();
+    let kinds: Vec<&str> = shown["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["model-signature", "attestation"]);
     let att = d.join("model.intoto.jsonl");
     assert_eq!(std::fs::read_to_string(&att).unwrap().lines().count(), 2);
     let policy = d.join("policy.toml");
