@@ -188,7 +188,34 @@ pub fn hash_model(
     serialization: &Serialization,
     options: &HashOptions<'_>,
 ) -> Result<Manifest, HashError> {
-    hash_model_with(model_path, serialization, options, engine::BLAKE3_SUBTREE)
+    hash_model_with(
+        model_path,
+        serialization,
+        options,
+        engine::BLAKE3_SUBTREE,
+        None,
+    )
+}
+
+/// [`hash_model`] restricted to the files (relative paths, as resources
+/// name them; `.` for a single-file model) in `only`: what verification
+/// with "ignore unsigned files" hashes, as the reference does. Files not
+/// in `only` are walked (so ignore rules and symlink checks still apply)
+/// but never read.
+pub fn hash_listed<S: std::hash::BuildHasher>(
+    model_path: &Path,
+    serialization: &Serialization,
+    options: &HashOptions<'_>,
+    only: &HashSet<String, S>,
+) -> Result<Manifest, HashError> {
+    let only: HashSet<String> = only.iter().cloned().collect();
+    hash_model_with(
+        model_path,
+        serialization,
+        options,
+        engine::BLAKE3_SUBTREE,
+        Some(&only),
+    )
 }
 
 fn hash_model_with(
@@ -196,11 +223,15 @@ fn hash_model_with(
     serialization: &Serialization,
     options: &HashOptions<'_>,
     blake3_subtree: u64,
+    only: Option<&HashSet<String>>,
 ) -> Result<Manifest, HashError> {
     let serialization = effective_serialization(serialization)?;
     let hash = serialization.hash_type;
     let ignore: HashSet<String> = serialization.ignore_paths.iter().cloned().collect();
-    let files = walk::walk(model_path, &ignore, serialization.allow_symlinks)?;
+    let mut files = walk::walk(model_path, &ignore, serialization.allow_symlinks)?;
+    if let Some(only) = only {
+        files.retain(|f| only.contains(&f.rel));
+    }
 
     // How many digests each file yields.
     let mut counts = Vec::with_capacity(files.len());
@@ -561,8 +592,14 @@ mod tests {
         }
         let s = ser(Method::Files, HashType::Blake3);
         for jobs in [1, 3] {
-            let m =
-                hash_model_with(dir.path(), &s, &HashOptions { jobs, cache: None }, 4096).unwrap();
+            let m = hash_model_with(
+                dir.path(),
+                &s,
+                &HashOptions { jobs, cache: None },
+                4096,
+                None,
+            )
+            .unwrap();
             for r in &m.resources {
                 let len: usize = r.name[1..].parse().unwrap();
                 assert_eq!(
@@ -609,6 +646,7 @@ mod tests {
             &ser(Method::Files, HashType::Blake3),
             &opts,
             1 << 20,
+            None,
         )
         .unwrap();
         assert_eq!(m.resources[0].digest, blake3::hash(&data).as_bytes());

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::bundle::{Bundle, VerifyError};
-use crate::hashing::{HashError, HashOptions, hash_model, relative_ignore_path};
+use crate::hashing::{HashError, HashOptions, hash_listed, hash_model, relative_ignore_path};
 use crate::keys::{SigningKey, VerifyingKey};
 use crate::manifest::{
     Manifest, ManifestDiff, ManifestError, Method, PREDICATE_TYPE, PREDICATE_TYPE_LEGACY,
@@ -186,11 +186,27 @@ pub fn check_model(
     if let Some(sig) = options.signature_path {
         serialization = with_signature_ignored(model, sig, serialization)?;
     }
-    let actual = hash_model(model, &serialization, &options.hash)?;
-    let mut diff = expected.diff(&actual);
-    if options.ignore_unsigned_files {
-        diff.added.clear();
-    }
+    let actual = if options.ignore_unsigned_files {
+        // Hash only what the signature lists (by file; shard resources are
+        // `path:start:end`).
+        let listed: std::collections::HashSet<String> = expected
+            .resources
+            .iter()
+            .map(|r| match expected.serialization.method {
+                Method::Files => r.name.clone(),
+                Method::Shards { .. } => {
+                    let mut parts = r.name.rsplitn(3, ':');
+                    let _end = parts.next();
+                    let _start = parts.next();
+                    parts.next().unwrap_or(&r.name).to_owned()
+                }
+            })
+            .collect();
+        hash_listed(model, &serialization, &options.hash, &listed)?
+    } else {
+        hash_model(model, &serialization, &options.hash)?
+    };
+    let diff = expected.diff(&actual);
     if !diff.is_empty() {
         return Err(ModelError::Mismatch(diff));
     }

@@ -177,6 +177,22 @@ fn sign_verify_and_every_tamper_is_named() {
         ],
     );
     ok(&r);
+    // ... but a signed file that is missing still fails.
+    let gone = d.join("t-remove");
+    let r = mlsecops(
+        d,
+        &[
+            "verify",
+            s(&gone),
+            "--signature",
+            s(&d.join("t-remove.sig")),
+            "--key",
+            s(&public),
+            "--ignore-unsigned-files",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("config.json"), "{}", r.stdout);
 }
 
 trait TapMkdir {
