@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use mlsecops_sign::attest::{self, Dependency, Policy, TrainingRun};
-use mlsecops_sign::bundle::Bundle;
+use mlsecops_sign::bundle::{Bundle, Identity, TrustedCertificates, TrustedRoot, VerificationTime};
 use mlsecops_sign::hashing::{HashOptions, manifest_from_digests, model_name};
 use mlsecops_sign::keys::{SigningKey, VerifyingKey};
 use mlsecops_sign::manifest::{
     DEFAULT_IGNORE_PATHS, DEFAULT_SHARD_SIZE, HashType, Method, Serialization,
 };
 use mlsecops_sign::model::{
-    VerifyOptions, check_model, manifest_of, sign_manifest, sign_model, verify_model,
+    ModelError, VerifyOptions, check_model, manifest_of, sign_manifest, sign_model, verify_model,
     with_signature_ignored,
 };
 use serde_json::{Value, json};
@@ -78,6 +78,10 @@ pub struct SignArgs {
     /// must be registered with `mlsecops registry add model`).
     #[arg(long)]
     pub attach: bool,
+    /// Sign with a certificate: PEM chain, signing certificate first (its
+    /// key must be --key), then intermediates; verifiers check the chain.
+    #[arg(long, value_name = "PEM")]
+    pub certificate_chain: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,9 +91,24 @@ pub struct VerifyArgs {
     /// The signature (Sigstore bundle) to verify against.
     #[arg(long, default_value = "model.sig")]
     pub signature: PathBuf,
-    /// Public key (PEM).
+    /// Public key (PEM) of a key-based signature.
+    #[arg(long, required_unless_present_any = ["root_certs", "sigstore_trusted_root"])]
+    pub key: Option<PathBuf>,
+    /// Certificate-based signature: trusted root certificate(s), PEM; the
+    /// chain is checked at the signing certificate's issuance time.
+    #[arg(long, value_name = "PEM", conflicts_with = "key")]
+    pub root_certs: Option<PathBuf>,
+    /// Keyless Sigstore signature, verified offline: a Sigstore
+    /// `trusted_root.json` (Fulcio CAs, Rekor keys) plus the expected
+    /// --identity and --issuer.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["key", "root_certs"], requires_all = ["identity", "issuer"])]
+    pub sigstore_trusted_root: Option<PathBuf>,
+    /// Sigstore: the signer's identity (e-mail or workflow URI), exact.
     #[arg(long)]
-    pub key: PathBuf,
+    pub identity: Option<String>,
+    /// Sigstore: the OIDC issuer, exact.
+    #[arg(long)]
+    pub issuer: Option<String>,
     /// Accept files on disk that the signature does not list.
     #[arg(long)]
     pub ignore_unsigned_files: bool,
@@ -270,6 +289,19 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<ExitStatus> {
         };
         sign_model(&args.model, &ser, &key, &opts)?
     };
+    let bundle = match &args.certificate_chain {
+        None => bundle,
+        Some(chain) => {
+            let certs = TrustedCertificates::from_pem(&read_text(chain, "certificate chain")?)
+                .with_context(|| format!("reading {}", chain.display()))?;
+            Bundle::sign_statement_with_certificates(
+                &mlsecops_sign::model::statement_for(&manifest).to_json_bytes(),
+                &key,
+                certs.certificates().to_vec(),
+            )
+            .with_context(|| format!("signing with the certificate chain in {}", chain.display()))?
+        }
+    };
     write_atomic(&args.output, &bundle.to_json())?;
     record(
         "sign",
@@ -304,7 +336,6 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
-    let key = verifying_key(&args.key)?;
     let bytes = read_text(&args.signature, "signature")?;
     let bundle = Bundle::parse(bytes.as_bytes())
         .with_context(|| format!("{} is not a model signature", args.signature.display()))?;
@@ -316,7 +347,33 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
         ignore_unsigned_files: args.ignore_unsigned_files,
         signature_path: Some(&args.signature),
     };
-    let verified = match verify_model(&args.model, &bundle, &key, &opts) {
+    let checked = if let Some(key) = &args.key {
+        verify_model(&args.model, &bundle, &verifying_key(key)?, &opts)
+    } else if let Some(roots) = &args.root_certs {
+        let trusted = TrustedCertificates::from_pem(&read_text(roots, "root certificates")?)
+            .with_context(|| format!("reading {}", roots.display()))?;
+        bundle
+            .verify_with_certificate_chain(&trusted, VerificationTime::LeafNotBefore)
+            .map_err(ModelError::from)
+            .and_then(|v| check_model(&args.model, v.statement, &opts))
+    } else if let Some(root) = &args.sigstore_trusted_root {
+        let trusted = TrustedRoot::from_json(read_text(root, "trusted root")?.as_bytes())
+            .with_context(|| format!("reading {}", root.display()))?;
+        let identity = Identity {
+            identity: args.identity.clone().unwrap_or_default(),
+            issuer: args.issuer.clone().unwrap_or_default(),
+        };
+        match bundle.verify_sigstore(&trusted, &identity) {
+            Ok(v) => check_model(&args.model, v.verified.statement, &opts),
+            Err(e) => {
+                writeln!(std::io::stdout().lock(), "verification FAILED: {e}")?;
+                return Ok(ExitStatus::Failure);
+            }
+        }
+    } else {
+        bail!("give --key, --root-certs or --sigstore-trusted-root");
+    };
+    let verified = match checked {
         Ok(v) => v,
         Err(e) => {
             writeln!(std::io::stdout().lock(), "verification FAILED: {e}")?;

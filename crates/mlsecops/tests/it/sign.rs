@@ -568,3 +568,79 @@ fn two_way_interop_with_the_reference() {
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(!oms(&py, &["verify", s(&m), s(&ours), s(&p2)]).0);
 }
+
+/// Certificate-chain signing and verification, and the reference's real
+/// keyless Sigstore bundles verified offline against a trusted root.
+#[test]
+fn certificates_and_sigstore_bundles() {
+    let data = root().join("crates/mlsecops-sign/tests/data");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = model(d);
+    let x = data.join("x509");
+    let sig = d.join("cert.sig");
+    ok(&mlsecops(
+        d,
+        &[
+            "sign",
+            s(&m),
+            "--key",
+            s(&x.join("good.key.pem")),
+            "--certificate-chain",
+            s(&x.join("good.chain.pem")),
+            "-o",
+            s(&sig),
+        ],
+    ));
+    ok(&mlsecops(
+        d,
+        &[
+            "verify",
+            s(&m),
+            "--signature",
+            s(&sig),
+            "--root-certs",
+            s(&x.join("good.root.pem")),
+        ],
+    ));
+    let r = mlsecops(
+        d,
+        &[
+            "verify",
+            s(&m),
+            "--signature",
+            s(&sig),
+            "--root-certs",
+            s(&x.join("no-bc.root.pem")),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("trusted issuer"), "{}", r.stdout);
+
+    let st = data.join("sigstore");
+    for v in ["v1.0.0-sigstore", "v1.1.0-sigstore"] {
+        let model = st.join(v);
+        let sig = model.join("model.sig");
+        let args = |identity: &'static str| {
+            vec![
+                "verify".to_owned(),
+                s(&model).to_owned(),
+                "--signature".into(),
+                s(&sig).to_owned(),
+                "--sigstore-trusted-root".into(),
+                s(&st.join("trusted_root.json")).to_owned(),
+                "--identity".into(),
+                identity.to_owned(),
+                "--issuer".into(),
+                "https://sigstore.verify.ibm.com/oauth2".into(),
+            ]
+        };
+        let good = args("stefanb@us.ibm.com");
+        let refs: Vec<&str> = good.iter().map(String::as_str).collect();
+        ok(&mlsecops(d, &refs));
+        let bad = args("someone@example.com");
+        let refs: Vec<&str> = bad.iter().map(String::as_str).collect();
+        let r = mlsecops(d, &refs);
+        assert_eq!(r.code, 1, "{v}: {}", r.stdout);
+    }
+}
