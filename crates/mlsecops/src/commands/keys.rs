@@ -212,6 +212,39 @@ pub fn run(cmd: &KeysCommand) -> anyhow::Result<ExitStatus> {
                     }
                 )?;
             }
+            // Model-signing key pairs (PEM).
+            let mut pems: Vec<String> = std::fs::read_dir(home.keys_dir())
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_str()?
+                                .strip_suffix(".pub.pem")
+                                .map(str::to_owned)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            pems.sort();
+            for n in pems {
+                let path = home.keys_dir().join(format!("{n}.pub.pem"));
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let key = mlsecops_sign::keys::VerifyingKey::from_pem(&text)
+                    .with_context(|| format!("{} is not a public key", path.display()))?;
+                let private = home.keys_dir().join(format!("{n}.pem")).exists();
+                writeln!(
+                    out,
+                    "{n:<16} {:<10} hint {}{}",
+                    key.kind().to_string(),
+                    &key.hint()[..16],
+                    if private {
+                        "  (private key present)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
         }
     }
     Ok(ExitStatus::Success)

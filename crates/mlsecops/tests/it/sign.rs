@@ -295,6 +295,13 @@ fn attestations_and_policy() {
         &["keys", "generate", "--name", "ci", "--kind", "ecdsa-p256"],
     ));
     let ci_key = d.join(".mlsecops/keys/ci.pem");
+    let listed = mlsecops(d, &["keys", "list"]);
+    assert!(
+        listed.stdout.contains("ci") && listed.stdout.contains("ecdsa-p256"),
+        "{}",
+        listed.stdout
+    );
+    assert!(!listed.stdout.contains("PRIVATE"), "{}", listed.stdout);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
