@@ -1113,26 +1113,13 @@ impl Store for SqlStore {
     }
 
     async fn attachments(&self, subject: &str) -> Result<Vec<Attachment>, Error> {
-        let rows = sqlx::query(
+        self.by_subject(
             "SELECT id, subject, kind, blob, summary, created_at, created_by FROM attachments \
              WHERE subject = $1 ORDER BY created_at, id",
+            subject,
+            attachment_from_row,
         )
-        .bind(subject)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Attachment {
-                    id: r.try_get("id")?,
-                    subject: r.try_get("subject")?,
-                    kind: r.try_get("kind")?,
-                    blob: r.try_get("blob")?,
-                    summary: json_col(r, "summary")?,
-                    created_at: r.try_get("created_at")?,
-                    created_by: r.try_get("created_by")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     async fn approve(
@@ -1192,26 +1179,13 @@ impl Store for SqlStore {
     }
 
     async fn approvals(&self, subject: &str) -> Result<Vec<Approval>, Error> {
-        let rows = sqlx::query(
+        self.by_subject(
             "SELECT id, subject, stage, decision, comment, created_at, created_by FROM approvals \
              WHERE subject = $1 ORDER BY created_at, id",
+            subject,
+            approval_from_row,
         )
-        .bind(subject)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Approval {
-                    id: r.try_get("id")?,
-                    subject: r.try_get("subject")?,
-                    stage: r.try_get("stage")?,
-                    decision: r.try_get("decision")?,
-                    comment: r.try_get("comment")?,
-                    created_at: r.try_get("created_at")?,
-                    created_by: r.try_get("created_by")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     async fn deploy(
@@ -1263,14 +1237,13 @@ impl Store for SqlStore {
     }
 
     async fn deployments(&self, subject: &str) -> Result<Vec<Deployment>, Error> {
-        let rows = sqlx::query(
+        self.by_subject(
             "SELECT id, subject, environment, created_at, created_by FROM deployments \
              WHERE subject = $1 ORDER BY created_at, id",
+            subject,
+            deployment_from_row,
         )
-        .bind(subject)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(deployment_from_row).collect()
+        .await
     }
 
     async fn revoke(
@@ -1402,6 +1375,30 @@ impl Store for SqlStore {
     }
 }
 
+fn attachment_from_row(r: &AnyRow) -> Result<Attachment, Error> {
+    Ok(Attachment {
+        id: r.try_get("id")?,
+        subject: r.try_get("subject")?,
+        kind: r.try_get("kind")?,
+        blob: r.try_get("blob")?,
+        summary: json_col(r, "summary")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
+fn approval_from_row(r: &AnyRow) -> Result<Approval, Error> {
+    Ok(Approval {
+        id: r.try_get("id")?,
+        subject: r.try_get("subject")?,
+        stage: r.try_get("stage")?,
+        decision: r.try_get("decision")?,
+        comment: r.try_get("comment")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
 fn deployment_from_row(r: &AnyRow) -> Result<Deployment, Error> {
     Ok(Deployment {
         id: r.try_get("id")?,
@@ -1413,6 +1410,17 @@ fn deployment_from_row(r: &AnyRow) -> Result<Deployment, Error> {
 }
 
 impl SqlStore {
+    /// Rows of one table about one subject, in recording order.
+    async fn by_subject<T>(
+        &self,
+        sql: &'static str,
+        subject: &str,
+        map: fn(&AnyRow) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let rows = sqlx::query(sql).bind(subject).fetch_all(&self.pool).await?;
+        rows.iter().map(map).collect()
+    }
+
     async fn resolve_name(&self, reference: &str) -> Result<Artifact, Error> {
         let not_found = || Error::NotFound(format!("no artifact matches {reference:?}"));
         if let Some((name, tag)) = reference.rsplit_once('@') {
