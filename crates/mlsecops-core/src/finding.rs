@@ -82,6 +82,9 @@ pub struct Location {
     /// Column name for tabular data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+    /// The row's identifier (value of the user's `--id` column), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_id: Option<String>,
 }
 
 impl Location {
@@ -107,6 +110,9 @@ impl Location {
         }
         if let Some(r) = self.row {
             s.push_str(&format!(" row {r}"));
+        }
+        if let Some(id) = &self.row_id {
+            s.push_str(&format!(" (id {id})"));
         }
         if let Some(c) = &self.column {
             s.push_str(&format!(" column {c}"));

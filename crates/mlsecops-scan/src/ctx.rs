@@ -44,6 +44,7 @@ impl<'s> Ctx<'s> {
             offset,
             row: None,
             column: None,
+            row_id: None,
         }
     }
 
