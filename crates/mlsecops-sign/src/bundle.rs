@@ -21,7 +21,7 @@
 //! were verified.
 
 mod sigstore;
-mod x509;
+pub(crate) mod x509;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -9,6 +9,7 @@ pub mod attest;
 pub mod bundle;
 pub mod dsse;
 pub mod hashing;
+pub mod keyless;
 pub mod keys;
 pub mod manifest;
 pub mod model;

@@ -5,6 +5,7 @@ mod commands;
 mod home;
 mod ignore;
 mod render;
+mod sigstore;
 
 use std::process::ExitCode;
 

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use mlsecops_sign::attest::{self, Dependency, Policy, TrainingRun};
 use mlsecops_sign::bundle::{Bundle, Identity, TrustedCertificates, TrustedRoot, VerificationTime};
-use mlsecops_sign::hashing::{HashOptions, manifest_from_digests, model_name};
+use mlsecops_sign::hashing::{HashOptions, hash_model, manifest_from_digests, model_name};
 use mlsecops_sign::keys::{SigningKey, VerifyingKey};
 use mlsecops_sign::manifest::{
     DEFAULT_IGNORE_PATHS, DEFAULT_SHARD_SIZE, HashType, Method, Serialization,
 };
 use mlsecops_sign::model::{
-    ModelError, VerifyOptions, check_model, manifest_of, sign_manifest, sign_model, verify_model,
+    ModelError, VerifyOptions, check_model, manifest_of, sign_manifest, verify_model,
     with_signature_ignored,
 };
 use serde_json::{Value, json};
@@ -36,13 +36,37 @@ pub enum HashArg {
     Blake3,
 }
 
+/// Command-line flags are booleans by nature.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// Model directory (or single file) to sign.
     pub model: PathBuf,
     /// Private key (PEM: ECDSA P-256/P-384/P-521 as the reference, or Ed25519).
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "sigstore")]
+    pub key: Option<PathBuf>,
+    /// Keyless signing with Sigstore: an ephemeral key certified by Fulcio
+    /// for your OIDC identity, the signature logged in Rekor. The identity
+    /// token comes from --identity-token-file, $SIGSTORE_ID_TOKEN, or the
+    /// GitHub Actions environment (`id-token: write`).
+    #[arg(long, conflicts_with_all = ["key", "certificate_chain"])]
+    pub sigstore: bool,
+    /// Sigstore: file holding the OIDC identity token (audience `sigstore`).
+    #[arg(long, value_name = "FILE", requires = "sigstore")]
+    pub identity_token_file: Option<PathBuf>,
+    /// Sigstore: use the staging instance instead of the public-good one.
+    #[arg(long, requires = "sigstore")]
+    pub staging: bool,
+    /// Sigstore: Fulcio base URL (a private instance).
+    #[arg(long, value_name = "URL", requires = "sigstore")]
+    pub fulcio_url: Option<String>,
+    /// Sigstore: Rekor base URL (a private instance).
+    #[arg(long, value_name = "URL", requires = "sigstore")]
+    pub rekor_url: Option<String>,
+    /// Sigstore: verify the new signature against this `trusted_root.json`
+    /// before writing it (log key, inclusion proof, checkpoint, CA chain).
+    #[arg(long, value_name = "JSON", requires = "sigstore")]
+    pub sigstore_trusted_root: Option<PathBuf>,
     /// Where to write the signature (a Sigstore bundle, JSON).
     #[arg(long, short, default_value = "model.sig")]
     pub output: PathBuf,
@@ -183,7 +207,7 @@ pub struct AttestArgs {
     pub attach: bool,
 }
 
-fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+pub(crate) fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     use std::io::Read as _;
     let mut s = String::new();
     std::fs::File::open(path)
@@ -274,57 +298,60 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     result.with_context(|| format!("writing {}", path.display()))
 }
 
+/// Who signed, for the ledger and the attachment.
+fn signer_record(key: Option<&SigningKey>, bundle: &Bundle) -> Value {
+    if let Some(key) = key {
+        json!({"key_hint": key.verifying_key().hint()})
+    } else {
+        let (identity, issuer) = crate::sigstore::certificate_identity(bundle);
+        json!({"sigstore_identity": identity, "sigstore_issuer": issuer})
+    }
+}
+
 pub fn sign(args: &SignArgs) -> anyhow::Result<ExitStatus> {
-    let key = signing_key(&args.key)?;
+    let key = args.key.as_deref().map(signing_key).transpose()?;
     let ser = with_signature_ignored(&args.model, &args.output, serialization(args))?;
     let started = std::time::Instant::now();
-    let (bundle, manifest) = if let Some(list) = &args.digests {
+    let manifest = if let Some(list) = &args.digests {
         let digests = parse_digest_list(&read_text(list, "digest list")?)?;
-        let m = manifest_from_digests(&model_name(&args.model), &ser, digests)?;
-        (sign_manifest(&m, &key), m)
+        manifest_from_digests(&model_name(&args.model), &ser, digests)?
     } else {
         let opts = HashOptions {
             jobs: args.jobs,
             cache: args.cache.as_deref(),
         };
-        sign_model(&args.model, &ser, &key, &opts)?
+        hash_model(&args.model, &ser, &opts)?
     };
-    let bundle = match &args.certificate_chain {
-        None => bundle,
-        Some(chain) => {
+    let statement = mlsecops_sign::model::statement_for(&manifest).to_json_bytes();
+    let bundle = match (&key, &args.certificate_chain) {
+        (Some(key), None) => sign_manifest(&manifest, key),
+        (Some(key), Some(chain)) => {
             let certs = TrustedCertificates::from_pem(&read_text(chain, "certificate chain")?)
                 .with_context(|| format!("reading {}", chain.display()))?;
-            Bundle::sign_statement_with_certificates(
-                &mlsecops_sign::model::statement_for(&manifest).to_json_bytes(),
-                &key,
-                certs.certificates().to_vec(),
-            )
-            .with_context(|| format!("signing with the certificate chain in {}", chain.display()))?
+            Bundle::sign_statement_with_certificates(&statement, key, certs.certificates().to_vec())
+                .with_context(|| {
+                    format!("signing with the certificate chain in {}", chain.display())
+                })?
         }
+        (None, _) => crate::sigstore::sign(args, &statement)?,
     };
     write_atomic(&args.output, &bundle.to_json())?;
-    record(
-        "sign",
-        json!({
-            "model": manifest.model_name,
-            "root_digest": format!("sha256:{}", manifest.root_digest_hex()),
-            "resources": manifest.resources.len(),
-            "key_hint": key.verifying_key().hint(),
-        }),
-    )?;
-    if args.attach {
-        attach(
-            &args.model,
-            "model-signature",
-            bundle.to_json(),
-            &json!({"root_digest": format!("sha256:{}", manifest.root_digest_hex()), "key_hint": key.verifying_key().hint(), "resources": manifest.resources.len()}),
-        )?;
+    let root_digest = format!("sha256:{}", manifest.root_digest_hex());
+    let mut event = json!({
+        "model": manifest.model_name,
+        "root_digest": root_digest,
+        "resources": manifest.resources.len(),
+    });
+    if let (Some(map), Value::Object(signer)) =
+        (event.as_object_mut(), signer_record(key.as_ref(), &bundle))
+    {
+        map.extend(signer.clone());
     }
-    writeln!(
-        std::io::stdout().lock(),
-        "sha256:{}",
-        manifest.root_digest_hex()
-    )?;
+    record("sign", event.clone())?;
+    if args.attach {
+        attach(&args.model, "model-signature", bundle.to_json(), &event)?;
+    }
+    writeln!(std::io::stdout().lock(), "{root_digest}")?;
     eprintln!(
         "signed {} resource(s) of {} in {:.2} s -> {}",
         manifest.resources.len(),

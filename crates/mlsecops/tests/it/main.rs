@@ -3,6 +3,7 @@
 
 mod cli;
 mod formats;
+mod keyless;
 mod ledger;
 mod registry;
 mod sign;
