@@ -1,115 +1,229 @@
-//! Secret detectors: an Aho-Corasick prefilter over known token prefixes and
-//! context words, then a validator per kind (charset, length, structure), so
-//! look-alike decoys are not reported. Shared by `scan`, data checks and the
-//! gateway; redaction never reveals more than a short prefix.
+//! Secret and PII detection with validators, and redaction; shared by
+//! `scan` (secrets embedded in model files), the data guard (PII and
+//! secrets in data-set text columns) and the inference gateway (prompts and
+//! model outputs).
+//!
+//! How it works: a case-sensitive Aho-Corasick pass (two dozen token
+//! prefixes such as `ghp_`, `AKIA`, `-----BEGIN `, so it runs with its SIMD
+//! prefilter) and a `memchr` pass over `=` and `:` (assignments such as
+//! `password = …`, `"api_key": …`, `AccountKey=…`, and `scheme://` URLs)
+//! find secret candidates, each checked by a validator (charset, length,
+//! structure, entropy). Then, if PII kinds are enabled,
+//! one linear pass over the words notes context words (`phone`, `SSN`),
+//! classifies numbers and digit-bearing words by shape and checks them with
+//! the checksums of [`validate`]; each `@` is checked as an email. Overlapping matches
+//! keep the most specific one. Every match length is bounded and every
+//! validator does bounded work per anchor, so the scan is linear in the
+//! input.
+//!
+//! ```
+//! use mlsecops_sensitive::{Config, Detector, Kind, Style, redact_text};
+//!
+//! let d = Detector::with_config(Config::all());
+//! let (text, found) = redact_text(&d, "mail jane.doe@example.org, card 4111 1111 1111 1111", Style::Partial);
+//! assert_eq!(text, "mail [EMAIL:…@example.org], card [CREDIT-CARD:…1111]");
+//! assert_eq!(found[1].kind, Kind::CreditCard);
+//! assert_eq!(format!("DATA-{}-{}", found[1].kind.category().id(), found[1].kind.rule_id()), "DATA-PII-CREDIT-CARD");
+//! ```
 #![forbid(unsafe_code)]
+
+mod kind;
+mod pii;
+mod redact;
+mod secrets;
+mod text;
+pub mod validate;
+
+use std::collections::BTreeMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Serialize;
 
-/// What kind of secret a match is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    AwsAccessKeyId,
-    AwsSecretAccessKey,
-    GithubToken,
-    GitlabToken,
-    SlackToken,
-    SlackWebhook,
-    StripeKey,
-    OpenaiKey,
-    AnthropicKey,
-    HuggingfaceToken,
-    GoogleApiKey,
-    NpmToken,
-    PrivateKey,
-    Jwt,
+pub use kind::{Category, Confidence, Kind};
+pub use redact::{Style, redact, redact_all, redact_text, replacement};
+
+/// One detected value: its kind, byte span in the input and confidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Match {
+    /// What was found.
+    pub kind: Kind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// How sure the detector is.
+    pub confidence: Confidence,
 }
 
-impl Kind {
-    /// Human name.
+impl Match {
+    /// PII or secret.
     #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Kind::AwsAccessKeyId => "AWS access key id",
-            Kind::AwsSecretAccessKey => "AWS secret access key",
-            Kind::GithubToken => "GitHub token",
-            Kind::GitlabToken => "GitLab token",
-            Kind::SlackToken => "Slack token",
-            Kind::SlackWebhook => "Slack webhook URL",
-            Kind::StripeKey => "Stripe secret key",
-            Kind::OpenaiKey => "OpenAI API key",
-            Kind::AnthropicKey => "Anthropic API key",
-            Kind::HuggingfaceToken => "Hugging Face token",
-            Kind::GoogleApiKey => "Google API key",
-            Kind::NpmToken => "npm token",
-            Kind::PrivateKey => "private key",
-            Kind::Jwt => "JSON Web Token",
-        }
+    pub const fn category(&self) -> Category {
+        self.kind.category()
+    }
+
+    /// The byte range of the match.
+    #[must_use]
+    pub const fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
     }
 }
 
-/// One detected secret: its kind and byte span in the input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Match {
-    pub kind: Kind,
-    pub start: usize,
-    pub end: usize,
+/// Which kinds a [`Detector`] reports, and from which confidence up.
+///
+/// ```
+/// use mlsecops_sensitive::{Category, Config, Confidence, Kind};
+///
+/// // The gateway: everything but IP addresses, no low-confidence guesses.
+/// let c = Config::all().without(Kind::IpAddress).min_confidence(Confidence::Medium);
+/// assert!(c.enables(Kind::Email) && !c.enables(Kind::IpAddress));
+/// assert!(Config::secrets().kinds().all(|k| k.category() == Category::Secret));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    kinds: u64,
+    min_confidence: Confidence,
 }
 
-#[derive(Clone, Copy)]
-enum Pat {
-    Prefix(Kind, &'static str),
-    AwsSecretContext,
+impl Config {
+    /// No kind enabled; add some with [`with`](Config::with).
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            kinds: 0,
+            min_confidence: Confidence::Low,
+        }
+    }
+
+    /// Every kind, every confidence.
+    #[must_use]
+    pub const fn all() -> Self {
+        Self::none()
+            .with_category(Category::Secret)
+            .with_category(Category::Pii)
+    }
+
+    /// Every secret kind (what [`Detector::new`] uses).
+    #[must_use]
+    pub const fn secrets() -> Self {
+        Self::none().with_category(Category::Secret)
+    }
+
+    /// Every PII kind.
+    #[must_use]
+    pub const fn pii() -> Self {
+        Self::none().with_category(Category::Pii)
+    }
+
+    /// Also reports `kind`.
+    #[must_use]
+    pub const fn with(mut self, kind: Kind) -> Self {
+        self.kinds |= kind.bit();
+        self
+    }
+
+    /// Stops reporting `kind`.
+    #[must_use]
+    pub const fn without(mut self, kind: Kind) -> Self {
+        self.kinds &= !kind.bit();
+        self
+    }
+
+    /// Also reports every kind of `category`.
+    #[must_use]
+    pub const fn with_category(mut self, category: Category) -> Self {
+        let mut i = 0;
+        while i < Kind::ALL.len() {
+            let k = Kind::ALL[i];
+            if k.category() as u8 == category as u8 {
+                self.kinds |= k.bit();
+            }
+            i += 1;
+        }
+        self
+    }
+
+    /// Stops reporting every kind of `category`.
+    #[must_use]
+    pub const fn without_category(mut self, category: Category) -> Self {
+        let mut i = 0;
+        while i < Kind::ALL.len() {
+            let k = Kind::ALL[i];
+            if k.category() as u8 == category as u8 {
+                self.kinds &= !k.bit();
+            }
+            i += 1;
+        }
+        self
+    }
+
+    /// Drops matches below `confidence`.
+    #[must_use]
+    pub const fn min_confidence(mut self, confidence: Confidence) -> Self {
+        self.min_confidence = confidence;
+        self
+    }
+
+    /// Whether `kind` is reported.
+    #[must_use]
+    pub const fn enables(&self, kind: Kind) -> bool {
+        self.kinds & kind.bit() != 0
+    }
+
+    /// The lowest confidence reported.
+    #[must_use]
+    pub const fn confidence_floor(&self) -> Confidence {
+        self.min_confidence
+    }
+
+    /// The enabled kinds.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        Kind::ALL.into_iter().filter(|&k| self.enables(k))
+    }
 }
 
-const PATTERNS: &[Pat] = &[
-    Pat::Prefix(Kind::AwsAccessKeyId, "AKIA"),
-    Pat::Prefix(Kind::AwsAccessKeyId, "ASIA"),
-    Pat::Prefix(Kind::GithubToken, "ghp_"),
-    Pat::Prefix(Kind::GithubToken, "gho_"),
-    Pat::Prefix(Kind::GithubToken, "ghu_"),
-    Pat::Prefix(Kind::GithubToken, "ghs_"),
-    Pat::Prefix(Kind::GithubToken, "ghr_"),
-    Pat::Prefix(Kind::GithubToken, "github_pat_"),
-    Pat::Prefix(Kind::GitlabToken, "glpat-"),
-    Pat::Prefix(Kind::SlackToken, "xoxb-"),
-    Pat::Prefix(Kind::SlackToken, "xoxp-"),
-    Pat::Prefix(Kind::SlackToken, "xoxa-"),
-    Pat::Prefix(Kind::SlackToken, "xoxr-"),
-    Pat::Prefix(Kind::SlackToken, "xoxs-"),
-    Pat::Prefix(Kind::SlackWebhook, "https://hooks.slack.com/services/"),
-    Pat::Prefix(Kind::StripeKey, "sk_live_"),
-    Pat::Prefix(Kind::StripeKey, "rk_live_"),
-    Pat::Prefix(Kind::AnthropicKey, "sk-ant-"),
-    Pat::Prefix(Kind::OpenaiKey, "sk-"),
-    Pat::Prefix(Kind::HuggingfaceToken, "hf_"),
-    Pat::Prefix(Kind::GoogleApiKey, "AIza"),
-    Pat::Prefix(Kind::NpmToken, "npm_"),
-    Pat::Prefix(Kind::PrivateKey, "-----BEGIN "),
-    Pat::Prefix(Kind::Jwt, "eyJ"),
-    Pat::AwsSecretContext,
-];
-
-const AWS_CONTEXT: &[&str] = &[
-    "aws_secret_access_key",
-    "AWS_SECRET_ACCESS_KEY",
-    "secret_access_key",
-    "SecretAccessKey",
-    "aws_secret_key",
-];
-
-/// Detects secrets in text or bytes.
-pub struct Detector {
+/// The Aho-Corasick automaton of the token prefixes and the kind of each.
+struct Anchors {
     ac: AhoCorasick,
-    /// For each pattern id: which entry of `PATTERNS` it belongs to.
-    owner: Vec<usize>,
+    meaning: Vec<(Kind, &'static str)>,
+}
+
+impl Anchors {
+    /// Case-sensitive and leftmost-longest, so the automaton uses its SIMD
+    /// prefilter and `sk-ant-` wins over `sk-`. `None` if no token kind is
+    /// enabled (or, impossibly for these fixed words, building fails).
+    fn build(config: &Config) -> Option<Self> {
+        let (pats, meaning): (Vec<&str>, Vec<(Kind, &'static str)>) = secrets::ANCHORS
+            .iter()
+            .filter(|(_, k)| config.enables(*k))
+            .map(|&(p, k)| (p, (k, p)))
+            .unzip();
+        if pats.is_empty() {
+            return None;
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&pats)
+            .ok()?;
+        Some(Self { ac, meaning })
+    }
+}
+
+/// Detects secrets and PII in text or bytes. Immutable and cheap to share
+/// across threads; build it once.
+pub struct Detector {
+    config: Config,
+    /// Token prefixes.
+    anchors: Option<Anchors>,
+    /// Whether the PII word pass runs.
+    pii: bool,
 }
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Detector")
+        f.debug_struct("Detector")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,397 +233,125 @@ impl Default for Detector {
     }
 }
 
-fn is_alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-}
-
-/// Length of the run starting at `s` whose bytes satisfy `ok`.
-fn run(h: &[u8], s: usize, ok: impl Fn(u8) -> bool) -> usize {
-    h[s.min(h.len())..].iter().take_while(|&&b| ok(b)).count()
-}
-
-fn has_mixed_classes(t: &[u8]) -> bool {
-    let up = t.iter().any(u8::is_ascii_uppercase);
-    let lo = t.iter().any(u8::is_ascii_lowercase);
-    let dg = t.iter().any(u8::is_ascii_digit);
-    u8::from(up) + u8::from(lo) + u8::from(dg) >= 2
-}
-
-fn b64url_json(seg: &[u8]) -> bool {
-    // Decode a few bytes of base64url and check the JSON object opens.
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        })
-    };
-    let mut out = Vec::new();
-    for chunk in seg.chunks(4).take(6) {
-        if chunk.len() < 4 {
-            break;
-        }
-        let mut n = 0u32;
-        for &c in chunk {
-            let Some(v) = val(c) else { return false };
-            n = (n << 6) | v;
-        }
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-    }
-    out.starts_with(b"{\"") && out.iter().all(|b| b.is_ascii() && !b.is_ascii_control())
-}
-
 impl Detector {
+    /// A detector of every secret kind, no PII: what `scan` reports as
+    /// embedded secrets. Same as `Detector::with_config(Config::secrets())`.
     #[must_use]
     pub fn new() -> Self {
-        let mut pats: Vec<&str> = Vec::new();
-        let mut owner = Vec::new();
-        for (i, p) in PATTERNS.iter().enumerate() {
-            match p {
-                Pat::Prefix(_, s) => {
-                    pats.push(s);
-                    owner.push(i);
-                }
-                Pat::AwsSecretContext => {
-                    for c in AWS_CONTEXT {
-                        pats.push(c);
-                        owner.push(i);
-                    }
-                }
-            }
-        }
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&pats)
-            .expect("a few fixed ASCII patterns always build");
-        Self { ac, owner }
+        Self::with_config(Config::secrets())
     }
 
-    /// Every secret found in `hay`, in order, non-overlapping.
+    /// A detector of the kinds `config` enables.
+    #[must_use]
+    pub fn with_config(config: Config) -> Self {
+        Self {
+            anchors: Anchors::build(&config),
+            pii: config.kinds().any(|k| k.category() == Category::Pii),
+            config,
+        }
+    }
+
+    /// The configuration this detector was built with.
+    #[must_use]
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every enabled kind found in `hay`, in order, non-overlapping (of
+    /// overlapping candidates the most specific is kept: secrets before
+    /// PII, a token before a generic assignment, longer before shorter).
+    /// Spans start and end next to ASCII bytes, so on UTF-8 input they are
+    /// character boundaries.
     #[must_use]
     pub fn find(&self, hay: &[u8]) -> Vec<Match> {
-        let mut out: Vec<Match> = Vec::new();
-        for m in self.ac.find_overlapping_iter(hay) {
-            let Some(&i) = self.owner.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            let found = match PATTERNS[i] {
-                Pat::Prefix(kind, p) => validate(kind, p, hay, m.start()),
-                Pat::AwsSecretContext => aws_secret_near(hay, m.end()),
-            };
-            if let Some(f) = found
-                && !out.iter().any(|o| o.start < f.end && f.start < o.end)
-            {
-                out.push(f);
+        let mut found: Vec<Match> = Vec::new();
+        let mut scratch = secrets::Scratch::default();
+        if let Some(anchors) = &self.anchors {
+            for m in anchors.ac.find_iter(hay) {
+                if let Some(&(kind, pat)) = anchors.meaning.get(m.pattern().as_usize())
+                    && let Some(f) =
+                        secrets::check(kind, pat, hay, m.start(), m.end(), &mut scratch)
+                {
+                    found.push(f);
+                }
             }
         }
-        out.sort_by_key(|m| m.start);
-        out
+        secrets::assignments(hay, |k| self.config.enables(k), &mut scratch, &mut found);
+        if self.pii {
+            pii::scan(hay, |k| self.config.enables(k), &mut found);
+        }
+        found.retain(|m| {
+            self.config.enables(m.kind)
+                && m.confidence >= self.config.min_confidence
+                && m.start < m.end
+                && m.end <= hay.len()
+        });
+        resolve(found)
     }
 }
 
-fn boundary_before(h: &[u8], s: usize) -> bool {
-    s == 0 || !(is_alnum(h[s - 1]) || h[s - 1] == b'_' || h[s - 1] == b'-')
-}
-
-fn validate(kind: Kind, prefix: &str, h: &[u8], s: usize) -> Option<Match> {
-    let p = prefix.len();
-    let body = s + p;
-    let mk = |len: usize| {
-        Some(Match {
-            kind,
-            start: s,
-            end: body + len,
-        })
-    };
-    match kind {
-        Kind::AwsAccessKeyId => {
-            let n = run(h, body, |b| {
-                b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b) || b.is_ascii_digit()
-            });
-            (boundary_before(h, s) && n == 16).then_some(())?;
-            mk(16)
-        }
-        Kind::GithubToken => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'_');
-            let ok = if prefix == "github_pat_" {
-                n >= 70
-            } else {
-                n == 36
-            };
-            (boundary_before(h, s) && ok && has_mixed_classes(&h[body..body + n])).then_some(())?;
-            mk(n)
-        }
-        Kind::GitlabToken => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'_' || b == b'-');
-            (boundary_before(h, s) && n >= 20 && has_mixed_classes(&h[body..body + n]))
-                .then_some(())?;
-            mk(n)
-        }
-        Kind::SlackToken => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'-');
-            let digits = h[body..body + n]
-                .iter()
-                .filter(|b| b.is_ascii_digit())
-                .count();
-            (boundary_before(h, s) && n >= 20 && digits >= 8).then_some(())?;
-            mk(n)
-        }
-        Kind::SlackWebhook => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'/');
-            (n >= 40 && h[body..body + n].iter().filter(|&&b| b == b'/').count() >= 2)
-                .then_some(())?;
-            mk(n)
-        }
-        Kind::StripeKey => {
-            let n = run(h, body, is_alnum);
-            (boundary_before(h, s) && n >= 24 && has_mixed_classes(&h[body..body + n]))
-                .then_some(())?;
-            mk(n)
-        }
-        Kind::AnthropicKey => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'-' || b == b'_');
-            (boundary_before(h, s) && n >= 80).then_some(())?;
-            mk(n)
-        }
-        Kind::OpenaiKey => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'-' || b == b'_');
-            let t = &h[body..body + n];
-            let proj = [b"proj-".as_slice(), b"svcacct-", b"admin-"]
-                .iter()
-                .any(|q| t.starts_with(q));
-            let classic = n == 48 && t.windows(8).any(|w| w == b"T3BlbkFJ");
-            (boundary_before(h, s) && ((proj && n >= 40) || classic) && has_mixed_classes(t))
-                .then_some(())?;
-            mk(n)
-        }
-        Kind::HuggingfaceToken => {
-            let n = run(h, body, |b| b.is_ascii_alphabetic());
-            let t = &h[body..body + n];
-            let next_ok = h.get(body + n).is_none_or(|&b| !is_alnum(b) && b != b'_');
-            (boundary_before(h, s) && (30..=40).contains(&n) && next_ok && has_mixed_classes(t))
-                .then_some(())?;
-            mk(n)
-        }
-        Kind::GoogleApiKey => {
-            let n = run(h, body, |b| is_alnum(b) || b == b'_' || b == b'-');
-            (boundary_before(h, s) && n == 35).then_some(())?;
-            mk(35)
-        }
-        Kind::NpmToken => {
-            let n = run(h, body, is_alnum);
-            (boundary_before(h, s) && n == 36 && has_mixed_classes(&h[body..body + n]))
-                .then_some(())?;
-            mk(36)
-        }
-        Kind::PrivateKey => {
-            let line_end = h[body..]
-                .iter()
-                .take(64)
-                .position(|&b| b == b'-')
-                .map(|i| body + i)?;
-            let label = &h[body..line_end];
-            if !label.ends_with(b"PRIVATE KEY") && !label.ends_with(b"PRIVATE KEY BLOCK") {
-                return None;
-            }
-            let end = h[line_end..]
-                .windows(5)
-                .take(16 * 1024)
-                .position(|w| w == b"-----END")
-                .map_or(line_end + 5, |i| line_end + i + 8);
-            // Require key material after the header: at least 40 base64 characters.
-            let mat = h[line_end..end.min(h.len())]
-                .iter()
-                .filter(|b| b.is_ascii_alphanumeric() || **b == b'+' || **b == b'/')
-                .count();
-            (mat >= 40).then_some(())?;
-            Some(Match {
-                kind,
-                start: s,
-                end: end.min(h.len()),
-            })
-        }
-        Kind::Jwt => {
-            let seg = |from: usize| run(h, from, |b| is_alnum(b) || b == b'-' || b == b'_');
-            let a = seg(s);
-            let dot1 = s + a;
-            if h.get(dot1) != Some(&b'.') || a < 10 {
-                return None;
-            }
-            let b = seg(dot1 + 1);
-            let dot2 = dot1 + 1 + b;
-            if h.get(dot2) != Some(&b'.') || b < 10 || !h[dot1 + 1..].starts_with(b"eyJ") {
-                return None;
-            }
-            let c = seg(dot2 + 1);
-            (boundary_before(h, s) && c >= 16 && b64url_json(&h[s..dot1])).then_some(())?;
-            Some(Match {
-                kind,
-                start: s,
-                end: dot2 + 1 + c,
-            })
-        }
-        Kind::AwsSecretAccessKey => None,
+/// Keeps the most specific of overlapping matches, then orders by start.
+fn resolve(mut found: Vec<Match>) -> Vec<Match> {
+    if found.len() <= 1 {
+        return found;
     }
-}
-
-/// A 40-character AWS secret within 64 bytes after a context word.
-fn aws_secret_near(h: &[u8], from: usize) -> Option<Match> {
-    let window_end = (from + 64).min(h.len());
-    let mut i = from;
-    while i < window_end {
-        let is_key = |b: u8| is_alnum(b) || b == b'/' || b == b'+';
-        if is_key(h[i]) && (i == 0 || !is_key(h[i - 1])) {
-            let n = run(h, i, is_key);
-            let t = &h[i..i + n];
-            let up = t.iter().any(u8::is_ascii_uppercase);
-            let lo = t.iter().any(u8::is_ascii_lowercase);
-            let dg = t.iter().any(u8::is_ascii_digit);
-            if n == 40 && up && lo && dg {
-                return Some(Match {
-                    kind: Kind::AwsSecretAccessKey,
-                    start: i,
-                    end: i + 40,
-                });
-            }
-            i += n.max(1);
-        } else {
-            i += 1;
+    found.sort_by(|a, b| {
+        (b.category() == Category::Secret)
+            .cmp(&(a.category() == Category::Secret))
+            .then(b.kind.specificity().cmp(&a.kind.specificity()))
+            .then(b.confidence.cmp(&a.confidence))
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: BTreeMap<usize, Match> = BTreeMap::new();
+    for m in found {
+        let overlaps = kept
+            .range(..m.end)
+            .next_back()
+            .is_some_and(|(_, k)| k.end > m.start);
+        if !overlaps {
+            kept.insert(m.start, m);
         }
     }
-    None
-}
-
-/// Redacts a secret for display: a short prefix, then `…` and the length.
-#[must_use]
-pub fn redact(secret: &[u8]) -> String {
-    let keep = secret.len().min(if secret.len() > 12 { 6 } else { 2 });
-    format!(
-        "{}…[{} chars redacted]",
-        String::from_utf8_lossy(&secret[..keep]),
-        secret.len() - keep
-    )
-}
-
-/// Replaces every detected secret in `text` with `[REDACTED:<kind>]`.
-#[must_use]
-pub fn redact_all(detector: &Detector, text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for m in detector.find(text.as_bytes()) {
-        if !text.is_char_boundary(m.start) || !text.is_char_boundary(m.end) {
-            continue;
-        }
-        out.push_str(&text[last..m.start]);
-        out.push_str(&format!("[REDACTED:{}]", serde_kind(m.kind)));
-        last = m.end;
-    }
-    out.push_str(&text[last..]);
-    out
-}
-
-fn serde_kind(k: Kind) -> &'static str {
-    match k {
-        Kind::AwsAccessKeyId => "aws-access-key-id",
-        Kind::AwsSecretAccessKey => "aws-secret-access-key",
-        Kind::GithubToken => "github-token",
-        Kind::GitlabToken => "gitlab-token",
-        Kind::SlackToken => "slack-token",
-        Kind::SlackWebhook => "slack-webhook",
-        Kind::StripeKey => "stripe-key",
-        Kind::OpenaiKey => "openai-key",
-        Kind::AnthropicKey => "anthropic-key",
-        Kind::HuggingfaceToken => "huggingface-token",
-        Kind::GoogleApiKey => "google-api-key",
-        Kind::NpmToken => "npm-token",
-        Kind::PrivateKey => "private-key",
-        Kind::Jwt => "jwt",
-    }
+    kept.into_values().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    fn kinds(s: &str) -> Vec<Kind> {
-        Detector::new()
-            .find(s.as_bytes())
-            .into_iter()
-            .map(|m| m.kind)
-            .collect()
+    #[test]
+    fn automaton_builds_for_every_config() {
+        assert!(Detector::with_config(Config::all()).anchors.is_some());
+        assert!(Detector::with_config(Config::secrets()).anchors.is_some());
+        // Assignment kinds need no automaton.
+        let generic = Detector::with_config(Config::none().with(Kind::GenericSecret));
+        assert!(generic.anchors.is_none());
+        assert_eq!(generic.find(b"password = 'Zx8!qP2@wL9#vB4$'").len(), 1);
+        assert!(Detector::with_config(Config::pii()).anchors.is_none());
+        assert!(
+            Detector::with_config(Config::none())
+                .find(b"a@b.co")
+                .is_empty()
+        );
     }
 
     #[test]
-    fn finds_planted_secrets() {
-        let cases: &[(&str, Kind)] = &[
-            ("key=AKIAIOSFODNN7EXAMPL2 ", Kind::AwsAccessKeyId),
-            (
-                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                Kind::AwsSecretAccessKey,
-            ),
-            (
-                "token: ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
-                Kind::GithubToken,
-            ),
-            (
-                "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
-                Kind::HuggingfaceToken,
-            ),
-            (
-                "xoxb-12345678901-12345678901-AbCdEfGhIjKlMnOpQrStUvWx",
-                Kind::SlackToken,
-            ),
-            ("sk_live_4eC39HqLyjWDarjtT1zdp7dc9", Kind::StripeKey),
-            (
-                "AIzaSyA-1234567890abcdefghijklmnopqrstu",
-                Kind::GoogleApiKey,
-            ),
-            (
-                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-                Kind::Jwt,
-            ),
-        ];
-        for (s, k) in cases {
-            assert_eq!(kinds(s), vec![*k], "{s}");
-        }
+    fn few_enough_patterns_for_the_simd_prefilter() {
+        let a = Anchors::build(&Config::all()).unwrap();
+        assert!(a.meaning.len() <= 64, "{}", a.meaning.len());
     }
 
     #[test]
-    fn ignores_decoys() {
-        for s in [
-            "AKIA_NOT_A_KEY",
-            "AKIAIOSFODNN7EXAMPL",   // 15 chars
-            "XAKIAIOSFODNN7EXAMPLE", // no boundary
-            "ghp_short",
-            "hf_hub_download",
-            "sk-this-is-not-a-key",
-            "eyJust.some.text",
-            "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
-            "aws_secret_access_key = changeme",
-        ] {
-            assert!(kinds(s).is_empty(), "{s}");
-        }
-    }
-
-    #[test]
-    fn redaction_hides_the_secret() {
-        let d = Detector::new();
-        let r = redact_all(&d, "use ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5 now");
-        assert_eq!(r, "use [REDACTED:github-token] now");
-        assert!(!redact(b"ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5").contains("kL1m"));
-    }
-
-    proptest! {
-        #[test]
-        fn never_panics(s in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let d = Detector::new();
-            for m in d.find(&s) {
-                prop_assert!(m.start < m.end && m.end <= s.len());
-            }
+    fn categories_split_the_kinds() {
+        assert_eq!(
+            Config::secrets().kinds().count() + Config::pii().kinds().count(),
+            Kind::ALL.len()
+        );
+        assert_eq!(Kind::GenericSecret.category(), Category::Secret);
+        assert_eq!(Kind::Email.category(), Category::Pii);
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_slug(k.slug()), Some(k));
         }
     }
 }
