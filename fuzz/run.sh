@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import bundle_envelope sensitive)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import bundle_envelope sensitive data_ingest)
 seed() { # seed TARGET FIND-ARGS...
   local dir="corpus/$1"; shift
   mkdir -p "$dir"
@@ -26,6 +26,11 @@ mkdir -p corpus/bundle_envelope
 while IFS= read -r -d '' f; do # several fixtures share a name: keep the path
   rel="${f#../crates/mlsecops-sign/tests/data/}"; cp -n "$f" "corpus/bundle_envelope/${rel//\//_}"
 done < <(find ../crates/mlsecops-sign/tests/data \( -name '*.sig' -o -name '*.pem' -o -name '*.json' \) -type f -print0)
+mkdir -p corpus/data_ingest corpus/sensitive
+find ../crates/mlsecops-data/tests/cases \( -name '*.csv' -o -name '*.jsonl' \) -size -256k -type f \
+  -exec sh -c 'cp -n "$1" "corpus/data_ingest/$(echo "$1" | tr / _)"' _ {} \; 2>/dev/null || true
+find ../crates/mlsecops-data/tests/cases/pii ../crates/mlsecops-sensitive -name '*.csv' -o -name '*.rs' -type f \
+  -exec sh -c 'cp -n "$1" "corpus/sensitive/$(echo "$1" | tr / _)"' _ {} \; 2>/dev/null || true
 cargo +nightly fuzz build -O >/dev/null
 mkdir -p logs
 for t in "${targets[@]}"; do

@@ -280,6 +280,7 @@ impl Detector {
         if self.pii {
             pii::scan(hay, |k| self.config.enables(k), &mut found);
         }
+        pair_aws_secrets(hay, &mut found);
         found.retain(|m| {
             self.config.enables(m.kind)
                 && m.confidence >= self.config.min_confidence
@@ -287,6 +288,36 @@ impl Detector {
                 && m.end <= hay.len()
         });
         resolve(found)
+    }
+}
+
+/// How close (bytes) a generic secret must be to an AWS access key id to be
+/// read as that key's secret.
+const AWS_PAIR_WINDOW: usize = 256;
+
+/// A generic secret that has the shape of an AWS secret access key (40
+/// characters of `[A-Za-z0-9/+]`) next to an AWS access key id is that
+/// key's secret: `Using key "AKIA…" with secret_key = "…"`.
+fn pair_aws_secrets(hay: &[u8], found: &mut [Match]) {
+    let ids: Vec<usize> = found
+        .iter()
+        .filter(|m| m.kind == Kind::AwsAccessKeyId)
+        .map(|m| m.start)
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    for m in found.iter_mut() {
+        if m.kind != Kind::GenericSecret || m.end - m.start != 40 {
+            continue;
+        }
+        let shaped = hay.get(m.start..m.end).is_some_and(|v| {
+            v.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+        });
+        if shaped && ids.iter().any(|&i| i.abs_diff(m.start) <= AWS_PAIR_WINDOW) {
+            m.kind = Kind::AwsSecretAccessKey;
+        }
     }
 }
 

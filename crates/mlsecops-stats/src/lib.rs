@@ -11,13 +11,13 @@ pub mod rng;
 
 pub mod sketch;
 
+pub mod dup;
 pub mod neighbors;
 pub mod outlier;
-pub mod dup;
 
-pub mod learn;
-pub mod label;
 pub mod backdoor;
+pub mod label;
+pub mod learn;
 
 pub use matrix::Matrix;
 pub use rng::Rng;

@@ -14,7 +14,11 @@ pub struct Matrix {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ShapeError {
     #[error("{len} values cannot fill a {rows}×{cols} matrix")]
-    Length { rows: usize, cols: usize, len: usize },
+    Length {
+        rows: usize,
+        cols: usize,
+        len: usize,
+    },
 }
 
 impl Matrix {
@@ -169,7 +173,7 @@ mod tests {
         m.standardize();
         let (mean, sd) = m.column_stats();
         assert!(mean[0].abs() < 1e-12 && (sd[0] - 1.0).abs() < 1e-12);
-        assert_eq!(m.get(0, 1), 0.0);
+        assert!(m.get(0, 1).abs() < f64::EPSILON);
     }
 
     #[test]

@@ -69,6 +69,10 @@ enum Command {
     Revoke(commands::registry::RevokeArgs),
     /// Export an artifact and its upstream lineage as a CycloneDX ML-BOM or SPDX 3 document.
     Export(commands::registry::ExportArgs),
+    /// Check, profile and diff datasets: contracts, secrets/PII, duplicates,
+    /// outliers, label noise, backdoor poisoning.
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
     /// Sign a model (OpenSSF model-signing compatible Sigstore bundle).
     Sign(commands::sign::SignArgs),
     /// Verify a model against its signature (and, with --policy, its attestations).
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Lineage(args) => commands::registry::lineage(&args),
         Command::Revoke(args) => commands::registry::revoke(&args),
         Command::Export(args) => commands::registry::export(&args),
+        Command::Data(cmd) => commands::data::run(&cmd, cli.quiet, color),
         Command::Sign(args) => commands::sign::sign(&args),
         Command::Verify(args) => commands::sign::verify(&args),
         Command::Attest(args) => commands::sign::attest(&args),

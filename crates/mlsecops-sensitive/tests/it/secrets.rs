@@ -299,3 +299,15 @@ fn key_name_spellings() {
         clean(Config::secrets(), &[&format!("{key} = '{v}'")]);
     }
 }
+
+#[test]
+fn a_generic_secret_next_to_an_aws_key_id_is_its_secret_key() {
+    let d = Detector::with_config(Config::all());
+    let text = r#"Using key "AKIAHVJMR3LGSRMMMYJZ" with secret_key = "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" on the job."#;
+    let kinds: Vec<Kind> = d.find(text.as_bytes()).iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [Kind::AwsAccessKeyId, Kind::AwsSecretAccessKey]);
+    // Without the key id it stays a generic secret.
+    let text = r#"secret_key = "Dq96wEg8JavjQl61VwAjdvomCNJgeetvz73r1Dyj""#;
+    let kinds: Vec<Kind> = d.find(text.as_bytes()).iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [Kind::GenericSecret]);
+}

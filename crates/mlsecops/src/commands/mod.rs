@@ -1,6 +1,7 @@
 //! One module per subcommand: argument struct + `run`.
 
 pub mod audit;
+pub mod data;
 pub mod import;
 pub mod keys;
 pub mod registry;

@@ -18,17 +18,21 @@ pub struct RuleArgs {
 pub fn run(args: &RuleArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     let Some(id) = &args.id else {
+        let all: Vec<&mlsecops_core::RuleDoc> = mlsecops_scan::rules::RULES
+            .iter()
+            .chain(mlsecops_data::rules::all())
+            .collect();
         if args.json {
-            serde_json::to_writer_pretty(&mut out, mlsecops_scan::rules::RULES)?;
+            serde_json::to_writer_pretty(&mut out, &all)?;
             writeln!(out)?;
         } else {
-            for r in mlsecops_scan::rules::RULES {
+            for r in all {
                 writeln!(out, "{:<30} {:<9} {}", r.id, r.severity.as_str(), r.name)?;
             }
         }
         return Ok(ExitStatus::Success);
     };
-    let Some(r) = mlsecops_scan::rules::rule(id) else {
+    let Some(r) = crate::render::rule_doc(id) else {
         eprintln!("error: unknown rule `{id}`");
         eprintln!("hint: `mlsecops rule` lists every rule id");
         return Ok(ExitStatus::Error);

@@ -275,7 +275,7 @@ fn parse_digest_list(text: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -638,7 +638,12 @@ pub fn attest(args: &AttestArgs) -> anyhow::Result<ExitStatus> {
 
 /// Stores `doc` in the blob store and attaches it to the registry entry of
 /// the model at `model` (found by its content digest).
-fn attach(model: &Path, kind: &str, doc: Vec<u8>, summary: &Value) -> anyhow::Result<()> {
+pub(crate) fn attach(
+    model: &Path,
+    kind: &str,
+    doc: Vec<u8>,
+    summary: &Value,
+) -> anyhow::Result<()> {
     use mlsecops_registry::Store as _;
     let reg = crate::commands::registry::Registry::open()?;
     let content = mlsecops_registry::content::digest_path(model)?;

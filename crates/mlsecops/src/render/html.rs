@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use mlsecops_core::{Report, Severity};
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -20,7 +20,7 @@ fn esc(s: &str) -> String {
     o
 }
 
-fn class(s: Severity) -> &'static str {
+pub(super) fn class(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "crit",
         Severity::High => "high",
@@ -30,7 +30,7 @@ fn class(s: Severity) -> &'static str {
     }
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330;padding:0 1rem}
+pub(super) const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330;padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:2rem 0 .5rem;word-break:break-all}
 .sub{color:#5b6475}.cards{display:flex;gap:.6rem;margin:1.2rem 0;flex-wrap:wrap}
 .card{border-radius:.5rem;padding:.6rem 1rem;min-width:6.5rem;color:#fff}.card b{display:block;font-size:1.6rem}

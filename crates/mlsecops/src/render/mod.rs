@@ -1,6 +1,7 @@
 //! Report renderers: table (people), json/jsonl (machines), sarif
 //! (code-scanning UIs), html (one self-contained page).
 
+pub mod data_html;
 mod html;
 mod sarif;
 mod table;
@@ -59,5 +60,5 @@ pub fn render(report: &Report, format: OutputFormat, color: bool) -> anyhow::Res
 
 /// Rule name for a rule id, from every guard's rule table.
 pub fn rule_doc(id: &str) -> Option<&'static mlsecops_core::RuleDoc> {
-    mlsecops_scan::rules::rule(id)
+    mlsecops_scan::rules::rule(id).or_else(|| mlsecops_data::rules::rule(id))
 }

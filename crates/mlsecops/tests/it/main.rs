@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::print_stdout)]
 
 mod cli;
+mod data;
 mod formats;
 mod keyless;
 mod ledger;
