@@ -156,6 +156,24 @@ impl Sink {
     }
 
     #[allow(clippy::too_many_arguments)]
+    fn row_finding_with_id(
+        &mut self,
+        row_id: Option<String>,
+        row: u64,
+        column: Option<&str>,
+        rule: &str,
+        severity: Severity,
+        message: String,
+        evidence: Option<String>,
+        score: f64,
+    ) {
+        self.row_finding(row, column, rule, severity, message, evidence, score);
+        if let (Some(id), Some(f)) = (row_id, self.findings.last_mut()) {
+            f.location.row_id.get_or_insert(id);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn row_finding(
         &mut self,
         row: u64,
@@ -220,12 +238,24 @@ fn text_columns(source: &Source, opts: &AnalyzeOptions) -> Vec<String> {
 }
 
 /// Streams the text columns through the secret and PII detectors.
-fn scan_text(source: &Source, columns: &[String], sink: &mut Sink) -> Result<u64, DataError> {
+fn scan_text(
+    source: &Source,
+    columns: &[String],
+    id: Option<&str>,
+    sink: &mut Sink,
+) -> Result<u64, DataError> {
     let detector = Detector::with_config(Config::all());
     let strings = source.as_strings();
     let mut cells = 0u64;
     for batch in strings.batches() {
         let batch = batch?;
+        // Row ids straight from the batch when the columns were not extracted.
+        let batch_ids = if sink.ids.is_none() {
+            id.and_then(|name| batch.batch.column_by_name(name))
+                .and_then(|c| arrow_cast::cast(c, &arrow_schema::DataType::Utf8).ok())
+        } else {
+            None
+        };
         for name in columns {
             let Some(col) = batch.batch.column_by_name(name) else {
                 return Err(DataError::Schema {
@@ -269,7 +299,14 @@ fn scan_text(source: &Source, columns: &[String], sink: &mut Sink) -> Result<u64
                     let value = text.get(m.start..m.end).unwrap_or_default();
                     let evidence = mlsecops_sensitive::replacement(kind, value, Style::Partial);
                     let row = batch.offset + i as u64;
-                    sink.row_finding(
+                    let row_id = batch_ids.as_ref().and_then(|c| {
+                        c.as_any()
+                            .downcast_ref::<StringArray>()
+                            .filter(|a| !a.is_null(i))
+                            .map(|a| a.value(i).to_owned())
+                    });
+                    sink.row_finding_with_id(
+                        row_id,
                         row,
                         Some(name),
                         &rule,
@@ -810,7 +847,7 @@ pub fn analyze(
     let needs_matrix =
         opts.checks.duplicates || opts.checks.outliers || opts.checks.label || opts.checks.backdoor;
     let texts = text_columns(source, opts);
-    let extracted = if needs_matrix || opts.id.is_some() {
+    let extracted = if needs_matrix {
         let ex = timed(&mut timings, "read columns", || {
             extract(
                 source,
@@ -863,7 +900,7 @@ pub fn analyze(
 
     if opts.checks.sensitive && !texts.is_empty() {
         timed(&mut timings, "secrets and PII", || {
-            scan_text(source, &texts, &mut sink)
+            scan_text(source, &texts, opts.id.as_deref(), &mut sink)
         })?;
     } else if opts.checks.sensitive {
         insights
