@@ -555,8 +555,16 @@ fn preview(rows: &[usize]) -> String {
     s
 }
 
-/// Standardized features, or the user's embeddings (aligned to rows).
-fn analysis_matrix(ex: &Extracted, opts: &AnalyzeOptions) -> Result<Matrix, DataError> {
+/// Column means and standard deviations of the standardized features.
+type Scale = (Vec<f64>, Vec<f64>);
+
+/// Standardized features, or the user's embeddings (aligned to rows), and
+/// the (mean, sd) that map standardized feature values back (`None` for
+/// embeddings, whose columns are not the data's).
+fn analysis_matrix(
+    ex: &Extracted,
+    opts: &AnalyzeOptions,
+) -> Result<(Matrix, Option<Scale>), DataError> {
     if let Some(path) = &opts.embeddings {
         let mut m = load_embeddings(path, None, MAX_SIDE_VALUES)?;
         if m.rows() < ex.rows {
@@ -569,17 +577,30 @@ fn analysis_matrix(ex: &Extracted, opts: &AnalyzeOptions) -> Result<Matrix, Data
             m = m.select_rows(&(0..ex.rows).collect::<Vec<_>>());
         }
         m.standardize();
-        return Ok(m);
+        return Ok((m, None));
     }
     let mut x = ex.features.clone();
-    x.standardize();
-    Ok(x)
+    let scale = x.standardize();
+    Ok((x, Some(scale)))
+}
+
+/// A feature value in the data's own units, as a short number.
+fn original_value(scale: Option<&Scale>, feature: usize, v: f64) -> String {
+    let v = match scale {
+        Some((mean, sd)) => {
+            v * sd.get(feature).copied().unwrap_or(1.0) + mean.get(feature).copied().unwrap_or(0.0)
+        }
+        None => v,
+    };
+    let rounded = (v * 1e6).round() / 1e6;
+    format!("{rounded}")
 }
 
 #[allow(clippy::too_many_lines)]
 fn label_and_backdoor(
     ex: &Extracted,
     x: &Matrix,
+    scale: Option<&Scale>,
     opts: &AnalyzeOptions,
     sink: &mut Sink,
     insights: &mut Insights,
@@ -755,11 +776,15 @@ fn label_and_backdoor(
                         .items
                         .iter()
                         .map(|it| {
-                            format!(
-                                "{} = {}",
-                                ex.feature_names.get(it.feature).map_or("?", String::as_str),
-                                it.value
-                            )
+                            if scale.is_some() {
+                                format!(
+                                    "{} = {}",
+                                    ex.feature_names.get(it.feature).map_or("?", String::as_str),
+                                    original_value(scale, it.feature, it.value)
+                                )
+                            } else {
+                                format!("embedding[{}] = {:.3}", it.feature, it.value)
+                            }
                         })
                         .collect::<Vec<_>>()
                         .join(" ∧ ");
@@ -917,7 +942,7 @@ pub fn analyze(
                 .skipped
                 .push("global checks: no numeric feature columns".into());
         } else if needs_matrix {
-            let x = timed(&mut timings, "standardize", || analysis_matrix(ex, opts))?;
+            let (x, scale) = timed(&mut timings, "standardize", || analysis_matrix(ex, opts))?;
             let knn = if opts.checks.outliers || opts.checks.duplicates {
                 Some(timed(&mut timings, "nearest neighbours", || {
                     neighbors::knn_with(
@@ -944,7 +969,7 @@ pub fn analyze(
                 });
             }
             if opts.checks.label || opts.checks.backdoor {
-                label_and_backdoor(ex, &x, opts, &mut sink, &mut insights)?;
+                label_and_backdoor(ex, &x, scale.as_ref(), opts, &mut sink, &mut insights)?;
             }
         }
     }

@@ -38,6 +38,19 @@ pub fn render(r: &Report, color: bool) -> String {
             }
             let _ = write!(place, "@{o}");
         }
+        // Tabular findings: row (and its id), column.
+        if let Some(row) = f.location.row {
+            if !place.is_empty() {
+                place.push(' ');
+            }
+            let _ = write!(place, "row {row}");
+            if let Some(id) = &f.location.row_id {
+                let _ = write!(place, " (id {id})");
+            }
+        }
+        if let Some(col) = &f.location.column {
+            let _ = write!(place, " · {col}");
+        }
         let sev = paint(&format!("{:<8}", f.severity.as_str()), f.severity, color);
         let sup = f
             .suppressed
