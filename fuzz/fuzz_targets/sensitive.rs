@@ -31,7 +31,12 @@ fuzz_target!(|data: &[u8]| {
             for m in &found {
                 assert!(s.is_char_boundary(m.start) && s.is_char_boundary(m.end));
                 let v = &s[m.start..m.end];
-                if s.matches(v).count() == 1 {
+                // A value spelled like a kind's label (`[GITHUB-TOKEN]`) may
+                // legitimately appear in the output as another match's mask.
+                let label_like = v
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
+                if s.matches(v).count() == 1 && !label_like {
                     assert!(!out.contains(v));
                 }
             }

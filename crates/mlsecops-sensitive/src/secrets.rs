@@ -543,7 +543,16 @@ fn is_placeholder(v: &[u8]) -> bool {
         b"qwerty",
     ];
     v.first() == Some(&b'$') && v[1..].iter().all(|&b| b.is_ascii_uppercase() || b == b'_')
+        || is_constant_name(v)
         || WORDS.iter().any(|w| contains_ci(v, w))
+}
+
+/// `HUGGINGFACE-TOKEN`, `MY_API_KEY`: the name of a constant or variable
+/// (capitals, `_`, `-`, no digit), a reference to a secret, not one.
+fn is_constant_name(v: &[u8]) -> bool {
+    v.iter().any(u8::is_ascii_uppercase)
+        && v.iter()
+            .all(|&b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
 }
 
 /// `a.b.c`, `self.config.password_field`, `get_secret()`: code, not a value.

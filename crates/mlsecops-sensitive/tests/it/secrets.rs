@@ -311,3 +311,14 @@ fn a_generic_secret_next_to_an_aws_key_id_is_its_secret_key() {
     let kinds: Vec<Kind> = d.find(text.as_bytes()).iter().map(|m| m.kind).collect();
     assert_eq!(kinds, [Kind::GenericSecret]);
 }
+
+#[test]
+fn constant_names_are_references_not_secrets() {
+    let d = Detector::with_config(Config::all());
+    for text in [
+        r#"token = "HUGGINGFACE-TOKEN""#,
+        "api_key: MY_SERVICE_API_KEY_NAME",
+    ] {
+        assert!(d.find(text.as_bytes()).is_empty(), "{text}");
+    }
+}
