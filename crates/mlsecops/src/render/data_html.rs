@@ -10,7 +10,7 @@ use std::fmt::Write;
 use mlsecops_core::{Finding, Report, Severity};
 use mlsecops_data::report::Insights;
 
-use super::html::{CSS, class, esc};
+use super::html::{CSS, class, errors_section, esc};
 
 /// Rows shown per rule before "… and N more".
 const ROWS_PER_RULE: usize = 25;
@@ -291,18 +291,7 @@ pub fn render(r: &Report, insights: &Insights) -> String {
         }
         h.push_str("</table>");
     }
-    if !r.errors.is_empty() {
-        h.push_str("<h2>Errors</h2><table><tr><th>File</th><th>Error</th></tr>");
-        for e in &r.errors {
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td></tr>",
-                esc(&e.path),
-                esc(&e.message)
-            );
-        }
-        h.push_str("</table>");
-    }
+    errors_section(&mut h, r);
     if !insights.timings.is_empty() {
         h.push_str("<h2>Time</h2><table><tr><th>Stage</th><th>Seconds</th></tr>");
         for t in &insights.timings {

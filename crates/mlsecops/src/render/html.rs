@@ -41,6 +41,23 @@ code{font:12px ui-monospace,monospace;background:#f4f6f9;padding:.05rem .25rem;b
 .bar{display:flex;height:.7rem;border-radius:.35rem;overflow:hidden;margin:.5rem 0 1rem;background:#e3e6ec}
 .sup{opacity:.55}.ok{color:#1a7f37;font-weight:600}";
 
+/// The per-file errors of a report as a table (nothing when there are none).
+pub(super) fn errors_section(h: &mut String, r: &Report) {
+    if r.errors.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Errors</h2><table><tr><th>File</th><th>Error</th></tr>");
+    for e in &r.errors {
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&e.path),
+            esc(&e.message)
+        );
+    }
+    h.push_str("</table>");
+}
+
 pub fn render(r: &Report) -> String {
     let s = &r.summary;
     let mut h = String::new();
@@ -141,18 +158,7 @@ pub fn render(r: &Report) -> String {
     if current.is_some() {
         h.push_str("</table>");
     }
-    if !r.errors.is_empty() {
-        h.push_str("<h2>Errors</h2><table><tr><th>File</th><th>Error</th></tr>");
-        for e in &r.errors {
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td></tr>",
-                esc(&e.path),
-                esc(&e.message)
-            );
-        }
-        h.push_str("</table>");
-    }
+    errors_section(&mut h, r);
     h.push_str("<h2>Examined</h2><table><tr><th>File</th><th>Format</th><th>Size</th><th>Members</th></tr>");
     for t in &r.targets {
         let _ = write!(
