@@ -7,7 +7,6 @@
 //! id column, `location.row_id`; every flagged row gets its reasons, which
 //! is what the quarantine split writes.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,6 +16,7 @@ use mlsecops_sensitive::{Category, Config, Detector, Style};
 use mlsecops_stats::Matrix;
 use mlsecops_stats::backdoor::{self, BackdoorOptions};
 use mlsecops_stats::dup::{self, NearDupOptions};
+pub use mlsecops_stats::label::FilterBy;
 use mlsecops_stats::label::{self, LabelOptions};
 use mlsecops_stats::learn::SelectOptions;
 use mlsecops_stats::neighbors::{self, KnnOptions};
@@ -26,6 +26,7 @@ use crate::columns::{ExtractOptions, Extracted, extract, load_embeddings};
 use crate::contract::{CheckOptions, Contract, check_contract};
 use crate::error::DataError;
 use crate::ingest::Source;
+use crate::quarantine::RowReasons;
 use crate::report::{ClassStat, Insights, Timing, TopRow, histogram};
 
 /// Most numbers read from a side file (embeddings, probabilities): 2^31.
@@ -89,6 +90,12 @@ pub struct AnalyzeOptions {
     /// a scattered row needs to be reported. Members of an isolated small
     /// cluster are always reported.
     pub outlier_min_score: f64,
+    /// Which rows confident learning flags. The default is
+    /// [`FilterBy::Either`] (the union of cleanlab's `prune_by_noise_rate`
+    /// and `prune_by_class`): on the committed random and targeted
+    /// label-flip cases it has the best F1 of the filters (see
+    /// `BENCHMARKS.md`).
+    pub label_filter: FilterBy,
 }
 
 impl Default for AnalyzeOptions {
@@ -108,6 +115,7 @@ impl Default for AnalyzeOptions {
             max_findings_per_rule: 1000,
             threads: 0,
             outlier_min_score: 0.6,
+            label_filter: FilterBy::Either,
         }
     }
 }
@@ -120,15 +128,14 @@ pub struct Analysis {
     /// Numbers behind the HTML plots.
     pub insights: Insights,
     /// Every flagged row (0-based) and why: what the quarantine split writes.
-    pub rejected: BTreeMap<u64, Vec<String>>,
+    pub rejected: RowReasons,
 }
 
 /// Collects findings and per-row reasons and scores.
 struct Sink {
     path: String,
     findings: Vec<Finding>,
-    rejected: BTreeMap<u64, Vec<String>>,
-    scores: BTreeMap<u64, f64>,
+    rejected: RowReasons,
     ids: Option<Vec<String>>,
 }
 
@@ -147,12 +154,7 @@ impl Sink {
     }
 
     fn flag(&mut self, row: u64, rule: &str, score: f64) {
-        let reasons = self.rejected.entry(row).or_default();
-        if !reasons.iter().any(|r| r == rule) {
-            reasons.push(rule.to_owned());
-        }
-        let s = self.scores.entry(row).or_insert(0.0);
-        *s = s.max(score.clamp(0.0, 1.0));
+        self.rejected.insert(row, rule, score);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -631,14 +633,20 @@ fn label_and_backdoor(
         insights.classes = per_class;
         return Ok(());
     }
-    let xl = if rows.len() == x.rows() {
-        x.clone()
+    let selected;
+    let xl: &Matrix = if rows.len() == x.rows() {
+        x
     } else {
-        x.select_rows(&rows)
+        selected = x.select_rows(&rows);
+        &selected
     };
 
     if opts.checks.label {
         let t = Instant::now();
+        let label_opts = LabelOptions {
+            filter_by: opts.label_filter,
+            ..LabelOptions::default()
+        };
         let report = if let Some(path) = &opts.probabilities {
             let proba = load_embeddings(path, None, MAX_SIDE_VALUES)?;
             if proba.cols() != n_classes || proba.rows() != ex.rows {
@@ -657,10 +665,24 @@ fn label_and_backdoor(
             } else {
                 proba.select_rows(&rows)
             };
-            label::find_label_issues(&proba, &classes, &LabelOptions::default())
+            label::find_label_issues(&proba, &classes, &label_opts)
         } else {
+            // The learners get the features in their own units: each scales
+            // what it needs (logistic regression standardizes, the RBF model
+            // scales globally so near-constant columns stay near-constant,
+            // trees are unaffected). Per-column standardization first costs
+            // the kernel model ~0.01 F1 on the label-flip cases.
+            let raw_selected;
+            let learn_x: &Matrix = if opts.embeddings.is_some() {
+                xl
+            } else if rows.len() == ex.features.rows() {
+                &ex.features
+            } else {
+                raw_selected = ex.features.select_rows(&rows);
+                &raw_selected
+            };
             label::find_label_issues_cv(
-                &xl,
+                learn_x,
                 &classes,
                 n_classes,
                 &SelectOptions {
@@ -668,7 +690,7 @@ fn label_and_backdoor(
                     seed: opts.seed,
                     ..SelectOptions::default()
                 },
-                &LabelOptions::default(),
+                &label_opts,
             )
         };
         match report {
@@ -719,7 +741,7 @@ fn label_and_backdoor(
     if opts.checks.backdoor {
         let t = Instant::now();
         match backdoor::detect(
-            &xl,
+            xl,
             &classes,
             n_classes,
             &BackdoorOptions {
@@ -834,7 +856,8 @@ fn label_and_backdoor(
             seconds: t.elapsed().as_secs_f64(),
         });
     }
-    for &row in sink.rejected.keys() {
+    sink.rejected.finish();
+    for (row, _, _) in sink.rejected.iter() {
         if let Some(c) = ex
             .labels
             .as_ref()
@@ -857,8 +880,7 @@ pub fn analyze(
     let mut sink = Sink {
         path: path.clone(),
         findings: Vec::new(),
-        rejected: BTreeMap::new(),
-        scores: BTreeMap::new(),
+        rejected: RowReasons::new(),
         ids: None,
     };
     let mut insights = Insights {
@@ -907,11 +929,8 @@ pub fn analyze(
             )
         })?;
         rows_read = rows_read.max(outcome.rows);
-        for (row, reasons) in outcome.rejections.reasons() {
-            for r in reasons {
-                let rule = r.split(':').next().unwrap_or_default().to_owned();
-                sink.flag(row, &rule, 1.0);
-            }
+        for e in &outcome.rejections.entries {
+            sink.flag(e.row, e.rule.id(), 1.0);
         }
         for mut f in outcome.findings {
             if f.location.row_id.is_none()
@@ -978,35 +997,34 @@ pub fn analyze(
 
     // Per-row suspicion and the rows to look at first.
     insights.rows = rows_read;
-    let all_scores: Vec<f64> = {
-        let n = rows_read as usize;
-        let mut v = vec![0.0; n];
-        for (&row, &s) in &sink.scores {
-            if let Some(slot) = v.get_mut(row as usize) {
-                *slot = s;
-            }
-        }
-        v
-    };
-    insights.score_histogram = histogram(&all_scores);
-    insights.flagged_rows = sink.rejected.len() as u64;
-    let mut ranked: Vec<(u64, f64)> = sink.scores.iter().map(|(&r, &s)| (r, s)).collect();
-    ranked.sort_by(|a, b| {
-        let ra = sink.rejected.get(&a.0).map_or(0, Vec::len);
-        let rb = sink.rejected.get(&b.0).map_or(0, Vec::len);
-        b.1.total_cmp(&a.1).then(rb.cmp(&ra)).then(a.0.cmp(&b.0))
-    });
+    sink.rejected.finish();
+    let mut ranked: Vec<(u64, f64, usize)> = sink
+        .rejected
+        .iter()
+        .map(|(row, reasons, score)| (row, score, reasons.len()))
+        .collect();
+    // Rows no check flagged score 0 (they are counted, not stored).
+    let flagged_scores: Vec<f64> = ranked.iter().map(|r| r.1).collect();
+    insights.score_histogram = histogram(&flagged_scores);
+    insights.score_histogram[0] += rows_read.saturating_sub(flagged_scores.len() as u64);
+    insights.flagged_rows = ranked.len() as u64;
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
     insights.top_rows = ranked
         .into_iter()
         .take(25)
-        .map(|(row, score)| TopRow {
+        .map(|(row, score, _)| TopRow {
             row,
             row_id: sink
                 .ids
                 .as_ref()
                 .and_then(|ids| ids.get(row as usize).cloned()),
             score,
-            rules: sink.rejected.get(&row).cloned().unwrap_or_default(),
+            rules: sink
+                .rejected
+                .get(row)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         })
         .collect();
 

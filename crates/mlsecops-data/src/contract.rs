@@ -580,7 +580,10 @@ impl Acc {
             _ => Kind::Other,
         };
         let numeric = matches!(kind, Kind::Integer | Kind::Float) && self.moments.count > 0;
-        let (min, max) = if numeric {
+        // An id names a row; new rows get new ids (often past the trusted
+        // version's largest), so its values get no range.
+        let is_id = opts.id_column.as_deref() == Some(self.name.as_str());
+        let (min, max) = if numeric && !is_id {
             let slack = (self.moments.max - self.moments.min) * opts.range_slack.max(0.0);
             (
                 Some(self.moments.min - slack),
@@ -789,17 +792,16 @@ impl Rejections {
 
     /// Row → reasons (`DATA-SCHEMA-NULL: label`), as the quarantine writer takes them.
     #[must_use]
-    pub fn reasons(&self) -> BTreeMap<u64, Vec<String>> {
-        let mut m: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    pub fn reasons(&self) -> crate::quarantine::RowReasons {
+        let mut m = crate::quarantine::RowReasons::new();
         for e in &self.entries {
             let col = self
                 .columns
                 .get(e.column as usize)
                 .map_or("", String::as_str);
-            m.entry(e.row)
-                .or_default()
-                .push(format!("{}: {col}", e.rule.id()));
+            m.insert(e.row, &format!("{}: {col}", e.rule.id()), 1.0);
         }
+        m.finish();
         m
     }
 }
@@ -1282,6 +1284,8 @@ mod tests {
         let id = c.column("id").unwrap();
         assert_eq!(id.kind, Kind::Integer);
         assert!(id.unique && !id.nullable);
+        // New rows bring new ids: the key gets no range.
+        assert_eq!((id.min, id.max), (None, None));
         let age = c.column("age").unwrap();
         assert_eq!((age.min, age.max), (Some(30.0), Some(50.0)));
         let color = c.column("color").unwrap();
@@ -1343,7 +1347,7 @@ mod tests {
         assert_eq!(dup.severity, Severity::High);
         assert_eq!(dup.location.row_id.as_deref(), Some("3"));
         assert_eq!(out.rejections.rows(), 3);
-        assert!(out.rejections.reasons()[&1][0].contains("age"));
+        assert!(out.rejections.reasons().get(1)[0].contains("age"));
     }
 
     #[test]

@@ -241,7 +241,7 @@ fn contract_check_and_quarantine_round_trip() {
     let out = check_contract(&contract, &src, &CheckOptions::default()).unwrap();
     let reasons = out.rejections.reasons();
     assert_eq!(
-        reasons.keys().copied().collect::<Vec<_>>(),
+        reasons.iter().map(|r| r.0).collect::<Vec<_>>(),
         vec![100, 101, 102, 103]
     );
     assert!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use mlsecops_core::{Report, Severity, ToolInfo};
-use mlsecops_data::analyze::{AnalyzeOptions, Checks, analyze};
+use mlsecops_data::analyze::{AnalyzeOptions, Checks, FilterBy, analyze};
 use mlsecops_data::contract::{Contract, ProfileOptions, profile};
 use mlsecops_data::diff::{DiffOptions, diff};
 use mlsecops_data::ingest::{Format, IngestOptions, Source};
@@ -55,6 +55,30 @@ pub enum CheckName {
     Backdoor,
 }
 
+/// Which rows confident learning flags (cleanlab's `filter_by`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelFilterArg {
+    /// Rows flagged by either rule below (the most accurate on our test cases).
+    Either,
+    /// Per class, the rows least confident in their given label.
+    PruneByClass,
+    /// Per pair of classes, the rows with the largest margin (cleanlab's default).
+    PruneByNoiseRate,
+    /// Rows flagged by both rules (fewer, surer findings).
+    Both,
+}
+
+impl LabelFilterArg {
+    fn filter(self) -> FilterBy {
+        match self {
+            Self::PruneByClass => FilterBy::PruneByClass,
+            Self::PruneByNoiseRate => FilterBy::PruneByNoiseRate,
+            Self::Both => FilterBy::Both,
+            Self::Either => FilterBy::Either,
+        }
+    }
+}
+
 /// Reading options shared by every data command.
 #[derive(Debug, clap::Args)]
 pub struct InputArgs {
@@ -64,13 +88,19 @@ pub struct InputArgs {
     /// Longest CSV/JSONL record accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_record_bytes: usize,
+    /// Bytes of CSV/JSONL text read into one record batch. The streamed
+    /// checks (contract, secrets) hold a few batches at a time, so this
+    /// bounds their memory whatever the file size.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub batch_bytes: usize,
 }
 
 impl InputArgs {
     fn open(&self, path: &Path) -> anyhow::Result<Source> {
         let opts = IngestOptions {
             format: self.input_format.map(FormatArg::format),
-            max_record_bytes: self.max_record_bytes,
+            max_record_bytes: self.max_record_bytes.min(self.batch_bytes.max(1)),
+            max_batch_bytes: self.batch_bytes.max(1),
             ..IngestOptions::default()
         };
         Ok(Source::open(path, &opts)?)
@@ -131,6 +161,9 @@ pub struct CheckArgs {
     /// Folds of the built-in trainer for label noise.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Which rows the label-noise check flags.
+    #[arg(long, value_enum, default_value = "either")]
+    pub label_filter: LabelFilterArg,
     /// Seed of every randomized step.
     #[arg(long, default_value_t = 0x6d6c_7365_636f_7073)]
     pub seed: u64,
@@ -260,6 +293,7 @@ fn check(args: &CheckArgs, quiet: bool, color: bool) -> anyhow::Result<ExitStatu
         max_rows: args.max_rows,
         folds: args.folds,
         seed: args.seed,
+        label_filter: args.label_filter.filter(),
         ..AnalyzeOptions::default()
     };
     let started = std::time::Instant::now();

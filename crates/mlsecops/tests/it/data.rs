@@ -240,3 +240,144 @@ fn data_rules_are_documented() {
     let r = mlsecops(&root(), &["rule", "data-pii-iban"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Runs `mlsecops ARGS` and returns its exit code and peak resident set
+/// size in bytes, read from the kernel's accounting of that one child
+/// (`wait4`), so other tests' processes do not count.
+fn run_measuring_peak_rss(cwd: &Path, args: &[&str]) -> (i32, u64) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mlsecops"))
+        .args(args)
+        .current_dir(cwd)
+        .env("MLSECOPS_HOME", cwd.join(".mlsecops"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    let mut status: libc::c_int = 0;
+    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
+    #[allow(unsafe_code)]
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unreaped child; both pointers are to live
+    // locals of the right types. `child` is never waited on afterwards.
+    #[allow(unsafe_code)]
+    let got = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // Linux reports ru_maxrss in KiB.
+    (code, u64::try_from(usage.ru_maxrss).unwrap() * 1024)
+}
+
+/// The contract check streams: on a file twice the size of the memory cap,
+/// with rows failing the contract all through it, the process stays under
+/// the cap.
+#[test]
+fn contract_check_memory_stays_under_a_cap_on_a_larger_file() {
+    use std::io::Write as _;
+    const CAP: u64 = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = dir.path().join("trusted.csv");
+    let big = dir.path().join("big.csv");
+    let write = |path: &Path, rows: usize, clean: bool| {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        writeln!(f, "id,note,score,kind").unwrap();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut note = vec![b'a'; 1000];
+        for i in 0..rows {
+            // A cheap PRNG fills the free-text column.
+            for b in &mut note {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = b"abcdefghijklmnopqrstuvwxyz "[(x % 27) as usize];
+            }
+            // Every 97th row is out of range, every 89th has a bad category.
+            let score = if !clean && i % 97 == 96 {
+                5.0
+            } else {
+                (i % 1000) as f64 / 1000.0
+            };
+            let kind = if !clean && i % 89 == 88 {
+                "zz"
+            } else {
+                ["ab", "cd"][i % 2]
+            };
+            f.write_all(format!("{i},").as_bytes()).unwrap();
+            f.write_all(&note).unwrap();
+            writeln!(f, ",{score},{kind}").unwrap();
+        }
+        f.flush().unwrap();
+    };
+    write(&trusted, 1000, true);
+    write(&big, 140_000, false);
+    let size = std::fs::metadata(&big).unwrap().len();
+    assert!(size > 2 * CAP, "{size}");
+    let contract = dir.path().join("contract.toml");
+    let r = mlsecops(
+        dir.path(),
+        &[
+            "data",
+            "profile",
+            s(&trusted),
+            "--id",
+            "id",
+            "-o",
+            s(&contract),
+            "-q",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (code, peak) = run_measuring_peak_rss(
+        dir.path(),
+        &[
+            "data",
+            "check",
+            s(&big),
+            "--id",
+            "id",
+            "--contract",
+            s(&contract),
+            "--skip",
+            "duplicates",
+            "outliers",
+            "labels",
+            "backdoor",
+            "secrets",
+            "--batch-bytes",
+            "4194304",
+            "--format",
+            "json",
+            "-o",
+            s(&dir.path().join("report.json")),
+        ],
+    );
+    eprintln!(
+        "contract check: peak RSS {} MiB for a {} MiB file",
+        peak >> 20,
+        size >> 20
+    );
+    // Out-of-range and bad-category rows are medium: the high gate passes.
+    assert_eq!(code, 0);
+    assert!(
+        peak < CAP,
+        "peak RSS {} MiB for a {} MiB file (cap {} MiB)",
+        peak >> 20,
+        size >> 20,
+        CAP >> 20
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let rules: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains("DATA-SCHEMA-OUT-OF-RANGE"), "{rules:?}");
+    assert!(rules.contains("DATA-SCHEMA-BAD-CATEGORY"), "{rules:?}");
+}
