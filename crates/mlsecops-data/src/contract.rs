@@ -933,17 +933,19 @@ impl ColCheck<'_> {
     #[inline]
     fn unique(&mut self, ctx: &Ctx<'_>, i: usize, h: u64, shown: &dyn Fn() -> String) {
         if let Some(seen) = &mut self.seen {
-            let row = ctx.batch.file_offset + i as u64;
-            if let Some(&first) = seen.get(&h) {
-                self.hit(
-                    ctx,
-                    i,
-                    Rule::DuplicateKey,
-                    shown,
-                    &format!(" (first at row {first})"),
-                );
-            } else {
-                seen.insert(h, row);
+            let row = ctx.batch.offset + i as u64;
+            // One probe per key: the map is the slowest part of a contract
+            // check on a large key column.
+            let first = *seen.entry(h).or_insert(row);
+            if first != row {
+                // Findings number rows within their file.
+                let file_start = ctx.batch.offset - ctx.batch.file_offset;
+                let at = if first >= file_start {
+                    format!(" (first at row {})", first - file_start)
+                } else {
+                    format!(" (first in an earlier file: row {first} of the source)")
+                };
+                self.hit(ctx, i, Rule::DuplicateKey, shown, &at);
             }
         }
     }
@@ -1046,7 +1048,22 @@ impl ColCheck<'_> {
             ($t:ty, $integral:expr) => {{
                 let p = a.as_primitive::<$t>();
                 let vals = p.values();
-                if p.null_count() == 0 {
+                // Fast path: a numeric column with at most a range to check
+                // (no key) only needs the per-value checks for values outside
+                // the range, which a tight loop finds.
+                let range_only = self.seen.is_none()
+                    && (self.spec.kind == Kind::Float
+                        || (self.spec.kind == Kind::Integer && $integral));
+                if range_only && p.null_count() == 0 {
+                    let lo = self.spec.min.unwrap_or(f64::NEG_INFINITY);
+                    let hi = self.spec.max.unwrap_or(f64::INFINITY);
+                    for (i, &v) in vals.iter().enumerate() {
+                        let x = v as f64;
+                        if x < lo || x > hi {
+                            self.check_num(ctx, i, x, $integral);
+                        }
+                    }
+                } else if p.null_count() == 0 {
                     for (i, &v) in vals.iter().enumerate() {
                         self.check_num(ctx, i, v as f64, $integral);
                     }
@@ -1201,8 +1218,7 @@ pub fn check_contract(
         .and_then(|c| schema.index_of(c).ok());
     let mut present: Vec<ColCheck<'_>> =
         cols.into_iter().filter(|c| c.batch_idx.is_some()).collect();
-    for b in source.batches() {
-        let b = b?;
+    source.for_each_batch(|b| -> Result<(), DataError> {
         out.rows += b.batch.num_rows() as u64;
         let batch: &RecordBatch = &b.batch;
         let ids = id_idx.map(|i| batch.column(i));
@@ -1215,7 +1231,8 @@ pub fn check_contract(
                 c.check_array(&ctx, batch.column(i));
             }
         });
-    }
+        Ok(())
+    })?;
     let mut entries = Vec::new();
     for c in present {
         out.findings.extend(c.findings);

@@ -305,6 +305,31 @@ impl Source {
         &self.opts
     }
 
+    /// Calls `f` on every batch in order while a second thread decodes the
+    /// next one (at most one batch ahead, so memory stays at about two
+    /// batches). Stops at the first error, from reading or from `f`.
+    pub fn for_each_batch<E: From<DataError>>(
+        &self,
+        mut f: impl FnMut(Batch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, DataError>>(1);
+            s.spawn(move || {
+                for b in self.batches() {
+                    let failed = b.is_err();
+                    // A closed channel means the consumer stopped.
+                    if tx.send(b).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for b in rx {
+                f(b?)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Streams every row as bounded batches, file after file.
     #[must_use]
     pub fn batches(&self) -> Batches<'_> {

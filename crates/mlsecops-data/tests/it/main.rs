@@ -209,6 +209,39 @@ fn directory_is_one_table_and_schema_mismatch_names_the_file() {
 }
 
 #[test]
+fn duplicate_keys_are_found_across_the_files_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Same row number, different files: only the repeated key is flagged.
+    std::fs::write(dir.path().join("a.csv"), "id,v\n1,0.5\n2,0.6\n").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "id,v\n3,0.5\n1,0.6\n2,0.5\n").unwrap();
+    let src = Source::open(dir.path(), &IngestOptions::default()).unwrap();
+    let contract = profile(
+        &Source::open(dir.path().join("a.csv"), &IngestOptions::default()).unwrap(),
+        &ProfileOptions {
+            id_column: Some("id".into()),
+            ..ProfileOptions::default()
+        },
+    )
+    .unwrap();
+    let out = check_contract(&contract, &src, &CheckOptions::default()).unwrap();
+    let dups: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.rule == "DATA-SCHEMA-DUPLICATE-KEY")
+        .collect();
+    assert_eq!(dups.len(), 2, "{dups:?}");
+    assert!(dups.iter().all(|f| f.location.path.ends_with("b.csv")));
+    assert_eq!(dups[0].location.row, Some(1));
+    assert!(
+        dups[0].message.contains("earlier file"),
+        "{}",
+        dups[0].message
+    );
+    let rows: Vec<u64> = out.rejections.reasons().iter().map(|r| r.0).collect();
+    assert_eq!(rows, vec![3, 4]);
+}
+
+#[test]
 fn contract_check_and_quarantine_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let trusted = dir.path().join("trusted.parquet");
