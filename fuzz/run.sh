@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import bundle_envelope sensitive data_ingest)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle_vm zip_walker safetensors gguf hdf5 protobuf scan_any signed_note lineage_import bundle_envelope sensitive data_ingest model_onnx)
 seed() { # seed TARGET FIND-ARGS...
   local dir="corpus/$1"; shift
   mkdir -p "$dir"
@@ -31,6 +31,9 @@ find ../crates/mlsecops-data/tests/cases \( -name '*.csv' -o -name '*.jsonl' \) 
   -exec sh -c 'cp -n "$1" "corpus/data_ingest/$(echo "$1" | tr / _)"' _ {} \; 2>/dev/null || true
 find ../crates/mlsecops-data/tests/cases/pii ../crates/mlsecops-sensitive -name '*.csv' -o -name '*.rs' -type f \
   -exec sh -c 'cp -n "$1" "corpus/sensitive/$(echo "$1" | tr / _)"' _ {} \; 2>/dev/null || true
+mkdir -p corpus/model_onnx
+find ../crates/mlsecops-model/tests/models -name '*.onnx' -size -512k -type f \
+  -exec sh -c 'cp -n "$1" "corpus/model_onnx/$(basename "$1")"' _ {} \; 2>/dev/null || true
 cargo +nightly fuzz build -O >/dev/null
 mkdir -p logs
 for t in "${targets[@]}"; do
