@@ -524,3 +524,112 @@ pub fn argmax(v: &[f32]) -> usize {
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    fn tensor_input(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
+        use pb::tensor_shape_proto::{Dimension, dimension::Value};
+        pb::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: pb::tensor_proto::DataType::Float as i32,
+                    shape: Some(pb::TensorShapeProto {
+                        dim: dims
+                            .iter()
+                            .map(|&d| Dimension {
+                                value: Some(if d < 0 {
+                                    Value::DimParam("N".into())
+                                } else {
+                                    Value::DimValue(d)
+                                }),
+                                ..Dimension::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..pb::TypeProto::default()
+            }),
+            ..pb::ValueInfoProto::default()
+        }
+    }
+
+    /// `probabilities = Softmax(x · W)` with `W` either inline or in an
+    /// external file.
+    fn model(external: bool) -> Vec<u8> {
+        let mut w = pb::TensorProto {
+            name: "W".into(),
+            dims: vec![3, 2],
+            data_type: pb::tensor_proto::DataType::Float as i32,
+            float_data: vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+            ..pb::TensorProto::default()
+        };
+        if external {
+            w.float_data.clear();
+            w.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
+            w.external_data = vec![pb::StringStringEntryProto {
+                key: "location".into(),
+                value: "../../etc/passwd".into(),
+            }];
+        }
+        let node = |op: &str, i: &[&str], o: &str| pb::NodeProto {
+            op_type: op.into(),
+            input: i.iter().map(|s| (*s).to_owned()).collect(),
+            output: vec![o.into()],
+            name: format!("{op}_0"),
+            ..pb::NodeProto::default()
+        };
+        pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(pb::GraphProto {
+                name: "g".into(),
+                node: vec![
+                    node("MatMul", &["x", "W"], "z"),
+                    node("Softmax", &["z"], "probabilities"),
+                ],
+                initializer: vec![w],
+                input: vec![tensor_input("x", &[-1, 3])],
+                output: vec![tensor_input("probabilities", &[-1, 2])],
+                ..pb::GraphProto::default()
+            }),
+            ..pb::ModelProto::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn hand_built_model_runs() {
+        let m = Model::load("m.onnx", &model(false), &LoadOptions::default()).unwrap();
+        assert_eq!((m.features(), m.classes()), (3, 2));
+        let p = m.predict_proba(&[1.0, 0.0, 0.0, 0.0, 0.0, 2.0]).unwrap();
+        // Row 1: z = [1, 0]; row 2: z = [2, 2].
+        let e = 1.0f32.exp();
+        assert!((p[0] - e / (e + 1.0)).abs() < 1e-6);
+        assert!((p[2] - 0.5).abs() < 1e-6 && (p[3] - 0.5).abs() < 1e-6);
+        assert_eq!(m.predict(&[0.0, 0.0, 3.0]).unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn external_data_is_refused_before_any_file_is_touched() {
+        let e = Model::load("m.onnx", &model(true), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, ModelError::ExternalData { tensor, .. } if tensor == "W"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn argmax_ignores_nan() {
+        assert_eq!(argmax(&[f32::NAN, 0.2, 0.7]), 2);
+        assert_eq!(argmax(&[0.5, 0.5]), 0);
+        assert_eq!(argmax(&[]), 0);
+    }
+}
