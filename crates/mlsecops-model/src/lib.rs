@@ -27,6 +27,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tract_onnx::pb;
+
+mod grad;
 use tract_onnx::prelude::*;
 
 /// Why a model could not be loaded or run.
@@ -61,6 +63,9 @@ pub enum ModelError {
     /// Caller input does not fit the model.
     #[error("{file}: {message}")]
     Input { file: String, message: String },
+    /// The model has no input gradient (white-box attacks do not apply).
+    #[error("{file}: not differentiable: {reason}")]
+    NotDifferentiable { file: String, reason: String },
 }
 
 fn unsupported_hint(op: &str) -> &'static str {
@@ -133,6 +138,8 @@ pub struct Model {
     classes: usize,
     batch: usize,
     plan: Plan,
+    /// The graph's differentiable interpretation, or why there is none.
+    grad: Result<grad::GradGraph, String>,
 }
 
 impl std::fmt::Debug for Model {
@@ -382,6 +389,7 @@ impl Model {
                 .ok_or_else(|| sig_err("no 2-D float output (class probabilities)".into()))?,
         };
         let output_name = output.name.clone();
+        let grad = grad::GradGraph::build(&proto, &input.name, &sample_shape, &output_name);
         let mut model = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| rt(format!("{e:#}")))?;
@@ -426,6 +434,7 @@ impl Model {
             classes,
             batch: opts.batch.max(1),
             plan,
+            grad,
         })
     }
 
@@ -504,6 +513,44 @@ impl Model {
             out.extend_from_slice(vals);
         }
         Ok(out)
+    }
+
+    /// `Ok` when [`Model::loss_gradient`] is available, else why not
+    /// (the operator without a gradient).
+    pub fn gradient_support(&self) -> Result<(), String> {
+        self.grad.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// Probabilities for `x` and the gradient of the cross-entropy loss
+    /// `−log p[y]` of each row with respect to each input value.
+    pub fn loss_gradient(
+        &self,
+        x: &[f32],
+        labels: &[usize],
+    ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let g = self
+            .grad
+            .as_ref()
+            .map_err(|reason| ModelError::NotDifferentiable {
+                file: self.file.clone(),
+                reason: reason.clone(),
+            })?;
+        let d = self.features();
+        if d == 0 || x.len() != labels.len() * d {
+            return Err(ModelError::Input {
+                file: self.file.clone(),
+                message: format!(
+                    "{} values for {} labels of {d} features",
+                    x.len(),
+                    labels.len()
+                ),
+            });
+        }
+        g.loss_gradient(x, labels.len(), labels)
+            .map_err(|message| ModelError::Runtime {
+                file: self.file.clone(),
+                message,
+            })
     }
 
     /// Arg-max class per row.

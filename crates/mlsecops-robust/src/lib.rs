@@ -10,12 +10,15 @@
 //! not depend on the thread count.
 //!
 //! Attacks so far:
+//! * [`pgd`]: FGSM and PGD (L∞ / L2, random restarts), white-box, for
+//!   models with input gradients ([`Gradient`]).
 //! * [`square`]: the Square Attack (Andriushchenko et al., ECCV 2020),
 //!   score-based, L∞: random ±ε updates on square windows (images) or
 //!   feature subsets (tabular), kept when they lower the margin loss.
 
 use serde::Serialize;
 
+pub mod pgd;
 pub mod square;
 
 /// A model the attacks can query: rows of `features()` values in, rows of
@@ -31,6 +34,15 @@ pub trait Oracle: Sync {
     }
     /// Probabilities for `x` (`rows × features()`).
     fn proba(&self, x: &[f32]) -> Result<Vec<f32>, AttackError>;
+}
+
+/// A model whose loss can be differentiated with respect to its input
+/// (white-box attacks).
+pub trait Gradient: Oracle {
+    /// For `x` (`rows × features()`) and true labels `y`: the probabilities
+    /// and the gradient of the cross-entropy loss `−log p[y]` with respect
+    /// to each input value (`rows × features()`).
+    fn loss_gradient(&self, x: &[f32], y: &[usize]) -> Result<(Vec<f32>, Vec<f32>), AttackError>;
 }
 
 impl Oracle for mlsecops_model::Model {
@@ -57,13 +69,130 @@ pub enum AttackError {
     Input(String),
 }
 
-/// What the attacker may change: an L∞ ball of radius `eps` around each
-/// input, intersected with the valid box `[lo, hi]`.
+/// The norm that measures a perturbation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// Largest change to any one value.
+    #[default]
+    Linf,
+    /// Euclidean length of the change.
+    L2,
+}
+
+impl Norm {
+    /// Distance between `a` and `b` under this norm.
+    #[must_use]
+    pub fn dist(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Self::Linf => linf(a, b),
+            Self::L2 => l2(a, b),
+        }
+    }
+}
+
+impl std::fmt::Display for Norm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Linf => "linf",
+            Self::L2 => "l2",
+        })
+    }
+}
+
+impl std::str::FromStr for Norm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "linf" | "inf" | "l-inf" => Ok(Self::Linf),
+            "l2" | "2" => Ok(Self::L2),
+            _ => Err(format!("unknown norm {s:?} (linf or l2)")),
+        }
+    }
+}
+
+/// What the attacker may change: a ball of radius `eps` under `norm`
+/// around each input, intersected with the valid box `[lo, hi]`. An
+/// attack succeeds only if the model's decision changes *inside* the ball.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ThreatModel {
+    pub norm: Norm,
     pub eps: f32,
     pub lo: f32,
     pub hi: f32,
+}
+
+impl ThreatModel {
+    /// An L∞ ball of radius `eps` inside `[lo, hi]`.
+    #[must_use]
+    pub fn linf(eps: f32, lo: f32, hi: f32) -> Self {
+        Self {
+            norm: Norm::Linf,
+            eps,
+            lo,
+            hi,
+        }
+    }
+
+    /// An L2 ball of radius `eps` inside `[lo, hi]`.
+    #[must_use]
+    pub fn l2(eps: f32, lo: f32, hi: f32) -> Self {
+        Self {
+            norm: Norm::L2,
+            eps,
+            lo,
+            hi,
+        }
+    }
+
+    /// `adv` is within the ball around `x0` (with float slack) and the box.
+    #[must_use]
+    pub fn contains(&self, x0: &[f32], adv: &[f32]) -> bool {
+        self.norm.dist(x0, adv) <= self.eps * (1.0 + 1e-5) + 1e-6
+            && adv.iter().all(|v| (self.lo..=self.hi).contains(v))
+    }
+
+    /// Projects `adv` onto the ball around `x0` and then the box.
+    pub fn project(&self, x0: &[f32], adv: &mut [f32]) {
+        match self.norm {
+            Norm::Linf => {
+                for (a, &o) in adv.iter_mut().zip(x0) {
+                    *a = a.clamp(o - self.eps, o + self.eps);
+                }
+            }
+            Norm::L2 => {
+                let n = l2(x0, adv);
+                if n > self.eps && n > 0.0 {
+                    let f = self.eps / n;
+                    for (a, &o) in adv.iter_mut().zip(x0) {
+                        *a = o + (*a - o) * f;
+                    }
+                }
+            }
+        }
+        for a in adv.iter_mut() {
+            *a = a.clamp(self.lo, self.hi);
+        }
+    }
+}
+
+/// L∞ distance.
+#[must_use]
+pub fn linf(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
+/// L2 distance.
+#[must_use]
+pub fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
 }
 
 /// Outcome for one sample.
@@ -77,8 +206,31 @@ pub struct SampleResult {
     pub adversarial: Vec<f32>,
     /// L∞ distance from the clean input.
     pub linf: f32,
-    /// Model queries spent on this sample.
+    /// L2 distance from the clean input.
+    pub l2: f32,
+    /// Model queries (or gradient evaluations) spent on this sample.
     pub queries: u64,
+}
+
+impl SampleResult {
+    /// The result for clean input `x0` and final input `adv`.
+    #[must_use]
+    pub fn new(
+        x0: &[f32],
+        adv: Vec<f32>,
+        clean_correct: bool,
+        success: bool,
+        queries: u64,
+    ) -> Self {
+        Self {
+            clean_correct,
+            success,
+            linf: linf(x0, &adv),
+            l2: l2(x0, &adv),
+            adversarial: adv,
+            queries,
+        }
+    }
 }
 
 /// Outcome for a set of samples.
@@ -201,7 +353,12 @@ pub(crate) fn check_inputs(
             oracle.classes()
         )));
     }
-    if !(threat.eps.is_finite() && threat.eps >= 0.0 && threat.lo <= threat.hi) {
+    if !(threat.eps.is_finite()
+        && threat.eps >= 0.0
+        && threat.lo.is_finite()
+        && threat.hi.is_finite()
+        && threat.lo <= threat.hi)
+    {
         return Err(AttackError::Input(format!(
             "invalid threat model: eps {}, bounds [{}, {}]",
             threat.eps, threat.lo, threat.hi

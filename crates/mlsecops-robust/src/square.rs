@@ -73,6 +73,11 @@ pub fn square(
     opts: &SquareOptions,
 ) -> Result<AttackReport, AttackError> {
     let d = check_inputs(oracle, x, labels, threat)?;
+    if threat.norm != crate::Norm::Linf {
+        return Err(AttackError::Input(
+            "the Square Attack here is L-inf only".to_owned(),
+        ));
+    }
     let shape = oracle.sample_shape();
     let results = crate::par_map(labels.len(), |i| {
         let seed = opts.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -119,18 +124,7 @@ fn attack_one(
     let p0 = oracle.proba(x0)?;
     let clean_correct = mlsecops_model::argmax(&p0) == y;
     let done = |adv: Vec<f32>, success: bool, queries: u64| {
-        let linf = adv
-            .iter()
-            .zip(x0)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        SampleResult {
-            clean_correct,
-            success,
-            adversarial: adv,
-            linf,
-            queries,
-        }
+        SampleResult::new(x0, adv, clean_correct, success, queries)
     };
     if !clean_correct || eps == 0.0 || opts.max_queries < 2 {
         return Ok(done(x0.to_vec(), false, queries));
@@ -239,11 +233,7 @@ mod tests {
             0.3f32, 0.3, 0.3, 0.3, 0.9, 0.9, 0.9, 0.9, 0.6, 0.6, 0.6, 0.6,
         ];
         let y = [0usize, 1, 1];
-        let threat = ThreatModel {
-            eps: 0.2,
-            lo: 0.0,
-            hi: 1.0,
-        };
+        let threat = ThreatModel::linf(0.2, 0.0, 1.0);
         let r = square(&Linear, &x, &y, &threat, &SquareOptions::default()).unwrap();
         // Row 0: Σ = 1.2, needs +0.8 > 4 × 0.2 — cannot flip.
         // Row 1: Σ = 3.6, needs −1.6 — cannot flip. Row 2: Σ = 2.4 — can.

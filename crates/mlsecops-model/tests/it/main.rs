@@ -150,3 +150,73 @@ fn hostile_bytes_are_errors_not_panics() {
     .unwrap_err();
     assert!(e.to_string().contains("size cap"), "{e}");
 }
+
+/// The gradient interpreter's probabilities agree with onnxruntime too, and
+/// its input gradients with central finite differences of `−log p[y]`
+/// computed through tract.
+#[test]
+fn input_gradients_match_the_model_and_finite_differences() {
+    let (x, y) = test_rows();
+    let refs = reference();
+    for name in ["logreg", "mlp", "cnn"] {
+        let m =
+            Model::load_path(&dir().join(format!("{name}.onnx")), &LoadOptions::default()).unwrap();
+        m.gradient_support()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rows = 8;
+        let (p, g) = m.loss_gradient(&x[..rows * 64], &y[..rows]).unwrap();
+        let want: Vec<f64> = refs[name]["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(rows)
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect();
+        let worst = p
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (f64::from(*a) - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst <= 1e-5,
+            "{name}: max |grad forward - onnxruntime| = {worst:e}"
+        );
+        // Finite differences in f64 over tract's probabilities, on a few
+        // coordinates of a few rows.
+        let loss = |row: &[f32], label: usize| -> f64 {
+            -f64::from(m.predict_proba(row).unwrap()[label]).ln()
+        };
+        // ReLU and max-pool kinks can sit inside the difference interval,
+        // so a coordinate or two may disagree; more than that is a bug.
+        let mut checked = 0;
+        let mut off = Vec::new();
+        for r in 0..3 {
+            let row = &x[r * 64..(r + 1) * 64];
+            for j in [10usize, 20, 27, 36, 43, 52] {
+                let h = 2e-3f32;
+                let mut a = row.to_vec();
+                a[j] += h;
+                let mut b = row.to_vec();
+                b[j] -= h;
+                let num = (loss(&a, y[r]) - loss(&b, y[r])) / (2.0 * f64::from(h));
+                let ana = f64::from(g[r * 64 + j]);
+                if (num - ana).abs() > 0.05 * num.abs().max(ana.abs()) + 1e-3 {
+                    off.push(format!(
+                        "row {r} feature {j}: numeric {num}, analytic {ana}"
+                    ));
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 18);
+        assert!(off.len() <= 2, "{name}: {off:#?}");
+    }
+    // Tree ensembles have no gradient, and say which operator is why.
+    let rf = Model::load_path(&dir().join("rf.onnx"), &LoadOptions::default()).unwrap();
+    let why = rf.gradient_support().unwrap_err();
+    assert!(why.contains("TreeEnsembleClassifier"), "{why}");
+    assert!(matches!(
+        rf.loss_gradient(&x[..64], &y[..1]),
+        Err(ModelError::NotDifferentiable { .. })
+    ));
+}

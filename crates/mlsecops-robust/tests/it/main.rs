@@ -3,17 +3,19 @@
 //! ensembles included, and never leave the threat model.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
+mod pgd;
+
 use std::path::PathBuf;
 
 use mlsecops_model::{LoadOptions, Model};
 use mlsecops_robust::ThreatModel;
 use mlsecops_robust::square::{SquareOptions, square};
 
-fn models() -> PathBuf {
+pub(crate) fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mlsecops-model/tests/models")
 }
 
-fn test_rows(n: usize) -> (Vec<f32>, Vec<usize>) {
+pub(crate) fn test_rows(n: usize) -> (Vec<f32>, Vec<usize>) {
     let text = std::fs::read_to_string(models().join("test.csv")).unwrap();
     let mut x = Vec::new();
     let mut y = Vec::new();
@@ -28,11 +30,7 @@ fn test_rows(n: usize) -> (Vec<f32>, Vec<usize>) {
 #[test]
 fn square_flips_every_model_family_within_the_ball() {
     let (x, y) = test_rows(20);
-    let threat = ThreatModel {
-        eps: 0.2,
-        lo: 0.0,
-        hi: 1.0,
-    };
+    let threat = ThreatModel::linf(0.2, 0.0, 1.0);
     let opts = SquareOptions {
         max_queries: 300,
         ..SquareOptions::default()
