@@ -485,6 +485,37 @@ impl Model {
             });
         }
         let rows = x.len() / d;
+        if let (true, Ok(g)) = (self.native(), &self.grad) {
+            let out = g.proba(x, rows).map_err(|message| ModelError::Runtime {
+                file: self.file.clone(),
+                message,
+            })?;
+            if out.len() != rows * self.classes {
+                return Err(ModelError::Runtime {
+                    file: self.file.clone(),
+                    message: format!(
+                        "{} values for {rows} rows × {} classes",
+                        out.len(),
+                        self.classes
+                    ),
+                });
+            }
+            return Ok(out);
+        }
+        self.predict_proba_tract(x)
+    }
+
+    /// [`Model::predict_proba`] through tract whatever the engine (for
+    /// cross-checks).
+    pub fn predict_proba_tract(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let d = self.features();
+        if d == 0 || !x.len().is_multiple_of(d) {
+            return Err(ModelError::Input {
+                file: self.file.clone(),
+                message: format!("{} values are not whole rows of {d} features", x.len()),
+            });
+        }
+        let rows = x.len() / d;
         let mut out = Vec::with_capacity(rows * self.classes);
         for chunk in x.chunks(self.batch * d) {
             let n = chunk.len() / d;
@@ -518,7 +549,21 @@ impl Model {
     /// `Ok` when [`Model::loss_gradient`] is available, else why not
     /// (the operator without a gradient).
     pub fn gradient_support(&self) -> Result<(), String> {
-        self.grad.as_ref().map(|_| ()).map_err(Clone::clone)
+        self.grad
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(grad::GradGraph::differentiable)
+    }
+
+    /// Which engine computes probabilities: `native` for graphs with tree
+    /// ensembles (our evaluator), else `tract`.
+    #[must_use]
+    pub fn engine(&self) -> &'static str {
+        if self.native() { "native" } else { "tract" }
+    }
+
+    fn native(&self) -> bool {
+        self.grad.as_ref().is_ok_and(grad::GradGraph::has_trees)
     }
 
     /// Probabilities for `x` and the gradient of the cross-entropy loss
@@ -528,13 +573,17 @@ impl Model {
         x: &[f32],
         labels: &[usize],
     ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
-        let g = self
-            .grad
-            .as_ref()
+        self.gradient_support()
             .map_err(|reason| ModelError::NotDifferentiable {
                 file: self.file.clone(),
-                reason: reason.clone(),
+                reason,
             })?;
+        let Ok(g) = &self.grad else {
+            return Err(ModelError::NotDifferentiable {
+                file: self.file.clone(),
+                reason: "no gradient graph".into(),
+            });
+        };
         let d = self.features();
         if d == 0 || x.len() != labels.len() * d {
             return Err(ModelError::Input {

@@ -18,8 +18,13 @@
 
 use serde::Serialize;
 
+pub mod accept;
+pub mod augment;
+pub mod eval;
 pub mod pgd;
 pub mod square;
+pub mod squeeze;
+pub mod suite;
 
 /// A model the attacks can query: rows of `features()` values in, rows of
 /// `classes()` probabilities out.
@@ -299,12 +304,45 @@ pub fn margin(p: &[f32], y: usize) -> f32 {
     p.get(y).copied().unwrap_or(f32::NEG_INFINITY) - other
 }
 
+/// Work done by the attack running now, for progress displays: units are
+/// samples (or batches of samples for the batched white-box attacks).
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: std::sync::atomic::AtomicUsize,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    /// `(done, total)` of the running attack.
+    pub fn get(&self) -> (usize, usize) {
+        (
+            self.done.load(std::sync::atomic::Ordering::Relaxed),
+            self.total.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+    fn start(&self, total: usize) {
+        self.done.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.total
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn step(&self) {
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Progress of the attack running in this process.
+pub static PROGRESS: Progress = Progress {
+    done: std::sync::atomic::AtomicUsize::new(0),
+    total: std::sync::atomic::AtomicUsize::new(0),
+};
+
 /// Runs `f(i)` for `0..n` on all cores, results in order.
 pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(n.max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
+    PROGRESS.start(n);
     let mut out: Vec<(usize, T)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -316,6 +354,7 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T
                             break;
                         }
                         mine.push((i, f(i)));
+                        PROGRESS.step();
                     }
                     mine
                 })

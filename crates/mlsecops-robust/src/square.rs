@@ -64,6 +64,11 @@ fn sign(rng: &mut Rng) -> f32 {
     if rng.next_u64() & 1 == 0 { -1.0 } else { 1.0 }
 }
 
+/// Samples attacked in lockstep: one model call per iteration carries a
+/// candidate for each of them, so the per-call cost of the runtime is
+/// shared (a batch of 1 would pay it on every query).
+const CHUNK: usize = 32;
+
 /// Attacks every row of `x` (`labels.len() × features` values).
 pub fn square(
     oracle: &dyn Oracle,
@@ -79,19 +84,15 @@ pub fn square(
         ));
     }
     let shape = oracle.sample_shape();
-    let results = crate::par_map(labels.len(), |i| {
-        let seed = opts.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        attack_one(
-            oracle,
-            &x[i * d..(i + 1) * d],
-            labels[i],
-            &shape,
-            threat,
-            opts,
-            seed,
-        )
+    let chunks = labels.len().div_ceil(CHUNK);
+    let results = crate::par_map(chunks, |c| {
+        let rows: Vec<usize> = (c * CHUNK..((c + 1) * CHUNK).min(labels.len())).collect();
+        attack_chunk(oracle, x, labels, d, &rows, &shape, threat, opts)
     });
-    let samples = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut samples = Vec::with_capacity(labels.len());
+    for r in results {
+        samples.extend(r?);
+    }
     Ok(AttackReport {
         attack: "square-linf",
         threat: *threat,
@@ -107,92 +108,161 @@ fn image_dims(shape: &[usize]) -> Option<(usize, usize, usize)> {
     }
 }
 
-fn attack_one(
+/// One sample's search state.
+struct State {
+    rng: Rng,
+    adv: Vec<f32>,
+    cand: Vec<f32>,
+    loss: f32,
+    queries: u64,
+    it: u64,
+    clean_correct: bool,
+}
+
+/// Runs the attack on `rows` together; each sample draws only from its own
+/// random stream, so results do not depend on how samples are grouped.
+#[allow(clippy::too_many_arguments)]
+fn attack_chunk(
     oracle: &dyn Oracle,
-    x0: &[f32],
-    y: usize,
+    x: &[f32],
+    labels: &[usize],
+    d: usize,
+    rows: &[usize],
     shape: &[usize],
     threat: &ThreatModel,
     opts: &SquareOptions,
-    seed: u64,
-) -> Result<SampleResult, AttackError> {
-    let d = x0.len();
+) -> Result<Vec<SampleResult>, AttackError> {
+    let k = oracle.classes();
     let eps = threat.eps;
     let clip = |v: f32| v.clamp(threat.lo, threat.hi);
-    let mut rng = Rng::new(seed);
-    let mut queries = 1u64;
-    let p0 = oracle.proba(x0)?;
-    let clean_correct = mlsecops_model::argmax(&p0) == y;
-    let done = |adv: Vec<f32>, success: bool, queries: u64| {
-        SampleResult::new(x0, adv, clean_correct, success, queries)
-    };
-    if !clean_correct || eps == 0.0 || opts.max_queries < 2 {
-        return Ok(done(x0.to_vec(), false, queries));
-    }
     let img = image_dims(shape);
+    let x0 = |i: usize| &x[rows[i] * d..(rows[i] + 1) * d];
+    let xs: Vec<f32> = rows
+        .iter()
+        .flat_map(|&r| x[r * d..(r + 1) * d].iter().copied())
+        .collect();
+    let p0 = oracle.proba(&xs)?;
+    let mut st: Vec<State> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| State {
+            rng: Rng::new(opts.seed ^ (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            adv: x0(i).to_vec(),
+            cand: Vec::new(),
+            loss: f32::INFINITY,
+            queries: 1,
+            it: 0,
+            clean_correct: mlsecops_model::argmax(&p0[i * k..(i + 1) * k]) == labels[r],
+        })
+        .collect();
+    let attackable = eps > 0.0 && opts.max_queries >= 2;
     // 1. Vertical stripes (images) or one sign per feature.
-    let mut delta = vec![0.0f32; d];
-    match img {
-        Some((c, h, w)) => {
-            for ch in 0..c {
-                for col in 0..w {
-                    let s = sign(&mut rng) * eps;
-                    for row in 0..h {
-                        delta[ch * h * w + row * w + col] = s;
-                    }
-                }
-            }
-        }
-        None => delta.iter_mut().for_each(|v| *v = sign(&mut rng) * eps),
-    }
-    let mut adv: Vec<f32> = x0.iter().zip(&delta).map(|(a, b)| clip(a + b)).collect();
-    let mut loss = margin(&oracle.proba(&adv)?, y);
-    queries += 1;
-    let budget = opts.max_queries;
-    let mut it = 0u64;
-    let mut cand = adv.clone();
-    while loss >= 0.0 && queries < budget {
-        let p = p_selection(opts.p_init, it, budget);
-        cand.copy_from_slice(&adv);
-        if let Some((c, h, w)) = img {
-            let side = ((p * (h * w) as f32).sqrt().round() as usize).clamp(1, h.min(w));
-            let r0 = rng.below(h - side + 1);
-            let c0 = rng.below(w - side + 1);
-            // Fresh signs per channel; redraw (a few times) when the
-            // window would not change.
-            for _ in 0..10 {
-                let mut changed = false;
+    let mut live: Vec<usize> = (0..rows.len())
+        .filter(|&i| st[i].clean_correct && attackable)
+        .collect();
+    for &i in &live {
+        let s = &mut st[i];
+        let orig = &x[rows[i] * d..(rows[i] + 1) * d];
+        match img {
+            Some((c, h, w)) => {
                 for ch in 0..c {
-                    let s = sign(&mut rng) * eps;
-                    for r in r0..r0 + side {
-                        for col in c0..c0 + side {
-                            let k = ch * h * w + r * w + col;
-                            let v = clip(x0[k] + s);
-                            changed |= v.to_bits() != cand[k].to_bits();
-                            cand[k] = v;
+                    for col in 0..w {
+                        let v = sign(&mut s.rng) * eps;
+                        for row in 0..h {
+                            let at = ch * h * w + row * w + col;
+                            s.adv[at] = clip(orig[at] + v);
                         }
                     }
                 }
-                if changed {
-                    break;
+            }
+            None => {
+                for (a, &o) in s.adv.iter_mut().zip(orig) {
+                    *a = clip(o + sign(&mut s.rng) * eps);
                 }
             }
-        } else {
-            let s = ((p * d as f32).round() as usize).clamp(1, d);
-            for _ in 0..s {
-                let k = rng.below(d);
-                cand[k] = clip(x0[k] + sign(&mut rng) * eps);
-            }
         }
-        let l = margin(&oracle.proba(&cand)?, y);
-        queries += 1;
-        if l < loss {
-            loss = l;
-            std::mem::swap(&mut adv, &mut cand);
-        }
-        it += 1;
+        s.cand = s.adv.clone();
     }
-    Ok(done(adv, loss < 0.0, queries))
+    if !live.is_empty() {
+        let batch: Vec<f32> = live
+            .iter()
+            .flat_map(|&i| st[i].adv.iter().copied())
+            .collect();
+        let p = oracle.proba(&batch)?;
+        for (j, &i) in live.iter().enumerate() {
+            st[i].loss = margin(&p[j * k..(j + 1) * k], labels[rows[i]]);
+            st[i].queries += 1;
+        }
+    }
+    let budget = opts.max_queries;
+    live.retain(|&i| st[i].loss >= 0.0 && st[i].queries < budget);
+    // 2. Random squares, kept when they lower the margin.
+    let mut batch = Vec::with_capacity(live.len() * d);
+    while !live.is_empty() {
+        batch.clear();
+        for &i in &live {
+            let orig = &x[rows[i] * d..(rows[i] + 1) * d];
+            let s = &mut st[i];
+            let p = p_selection(opts.p_init, s.it, budget);
+            s.cand.copy_from_slice(&s.adv);
+            if let Some((c, h, w)) = img {
+                let side = ((p * (h * w) as f32).sqrt().round() as usize).clamp(1, h.min(w));
+                let r0 = s.rng.below(h - side + 1);
+                let c0 = s.rng.below(w - side + 1);
+                // Fresh signs per channel; redraw (a few times) when the
+                // window would not change.
+                for _ in 0..10 {
+                    let mut changed = false;
+                    for ch in 0..c {
+                        let v = sign(&mut s.rng) * eps;
+                        for r in r0..r0 + side {
+                            for col in c0..c0 + side {
+                                let at = ch * h * w + r * w + col;
+                                let nv = clip(orig[at] + v);
+                                changed |= nv.to_bits() != s.cand[at].to_bits();
+                                s.cand[at] = nv;
+                            }
+                        }
+                    }
+                    if changed {
+                        break;
+                    }
+                }
+            } else {
+                let n = ((p * d as f32).round() as usize).clamp(1, d);
+                for _ in 0..n {
+                    let at = s.rng.below(d);
+                    s.cand[at] = clip(orig[at] + sign(&mut s.rng) * eps);
+                }
+            }
+            batch.extend_from_slice(&s.cand);
+        }
+        let p = oracle.proba(&batch)?;
+        for (j, &i) in live.iter().enumerate() {
+            let s = &mut st[i];
+            let l = margin(&p[j * k..(j + 1) * k], labels[rows[i]]);
+            s.queries += 1;
+            if l < s.loss {
+                s.loss = l;
+                std::mem::swap(&mut s.adv, &mut s.cand);
+            }
+            s.it += 1;
+        }
+        live.retain(|&i| st[i].loss >= 0.0 && st[i].queries < budget);
+    }
+    Ok(st
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let success = s.clean_correct && s.loss < 0.0;
+            let adv = if s.clean_correct && attackable {
+                s.adv
+            } else {
+                x0(i).to_vec()
+            };
+            SampleResult::new(x0(i), adv, s.clean_correct, success, s.queries)
+        })
+        .collect())
 }
 
 #[cfg(test)]

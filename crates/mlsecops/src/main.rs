@@ -79,6 +79,14 @@ enum Command {
     Verify(commands::sign::VerifyArgs),
     /// Add a signed in-toto attestation (SLSA provenance, reports, ML-BOM) next to a model.
     Attest(commands::sign::AttestArgs),
+    /// Gate a model (ONNX): accuracy, slices, calibration, regression vs the
+    /// approved version, robust accuracy under attack; exit 1 on a failed threshold.
+    Accept(commands::accept::AcceptArgs),
+    /// Attack a model (ONNX) under a stated threat model and report robust accuracy.
+    Attack(commands::accept::AttackArgs),
+    /// Write adversarial examples with their true labels as a new dataset
+    /// (adversarial training), with lineage to the model and data.
+    Augment(commands::accept::AugmentArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +126,9 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::sign(&args),
         Command::Verify(args) => commands::sign::verify(&args),
         Command::Attest(args) => commands::sign::attest(&args),
+        Command::Accept(args) => commands::accept::accept(&args, cli.quiet),
+        Command::Attack(args) => commands::accept::attack(&args, cli.quiet),
+        Command::Augment(args) => commands::accept::augment(&args, cli.quiet),
     };
     match result {
         Ok(status) => status.into(),

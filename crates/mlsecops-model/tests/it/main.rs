@@ -220,3 +220,23 @@ fn input_gradients_match_the_model_and_finite_differences() {
         Err(ModelError::NotDifferentiable { .. })
     ));
 }
+
+/// Tree ensembles run on the native evaluator (tract's costs milliseconds
+/// per row); its output is held to onnxruntime's by the agreement test
+/// above, and to tract's here on every test row.
+#[test]
+fn native_tree_evaluator_matches_tract() {
+    let (x, _) = test_rows();
+    let rf = Model::load_path(&dir().join("rf.onnx"), &LoadOptions::default()).unwrap();
+    assert_eq!(rf.engine(), "native");
+    let mlp = Model::load_path(&dir().join("mlp.onnx"), &LoadOptions::default()).unwrap();
+    assert_eq!(mlp.engine(), "tract");
+    let native = rf.predict_proba(&x).unwrap();
+    let tract = rf.predict_proba_tract(&x).unwrap();
+    let worst = native
+        .iter()
+        .zip(&tract)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1e-5, "max |native - tract| = {worst:e}");
+}

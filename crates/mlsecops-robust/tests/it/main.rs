@@ -3,6 +3,7 @@
 //! ensembles included, and never leave the threat model.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
+mod augment;
 mod pgd;
 
 use std::path::PathBuf;
@@ -16,7 +17,12 @@ pub(crate) fn models() -> PathBuf {
 }
 
 pub(crate) fn test_rows(n: usize) -> (Vec<f32>, Vec<usize>) {
-    let text = std::fs::read_to_string(models().join("test.csv")).unwrap();
+    read_rows(&models().join("test.csv"), n)
+}
+
+/// The first `n` rows of a fixture CSV (64 features, then the label).
+pub(crate) fn read_rows(path: &std::path::Path, n: usize) -> (Vec<f32>, Vec<usize>) {
+    let text = std::fs::read_to_string(path).unwrap();
     let mut x = Vec::new();
     let mut y = Vec::new();
     for line in text.lines().skip(1).take(n) {

@@ -87,6 +87,13 @@ impl LogisticRegression {
             .unzip()
     }
 
+    /// Weights (`classes × features`, row-major) and biases in the input's
+    /// own units: the model is `softmax(W·x + b)` (empty before fitting).
+    #[must_use]
+    pub fn raw_coefficients(&self) -> (Vec<f64>, Vec<f64>) {
+        effective(&self.theta, self.k, self.d, &self.mu, &self.sd)
+    }
+
     fn threads(&self) -> usize {
         if self.opts.threads == 0 {
             super::available_threads()

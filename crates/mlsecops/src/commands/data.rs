@@ -96,7 +96,7 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    fn open(&self, path: &Path) -> anyhow::Result<Source> {
+    pub(crate) fn open(&self, path: &Path) -> anyhow::Result<Source> {
         let opts = IngestOptions {
             format: self.input_format.map(FormatArg::format),
             max_record_bytes: self.max_record_bytes.min(self.batch_bytes.max(1)),

@@ -1,5 +1,6 @@
 //! One module per subcommand: argument struct + `run`.
 
+pub mod accept;
 pub mod audit;
 pub mod data;
 pub mod import;

@@ -1,6 +1,7 @@
 //! Report renderers: table (people), json/jsonl (machines), sarif
 //! (code-scanning UIs), html (one self-contained page).
 
+pub mod accept_html;
 pub mod data_html;
 mod html;
 mod sarif;
