@@ -1,5 +1,6 @@
 //! Fuzz ONNX model loading (protobuf decode, operator precheck, tract's
-//! graph building and optimization) and one inference on the result.
+//! graph building and optimization), one inference on the result, and one
+//! input gradient (the graph re-interpreted and walked backwards).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mlsecops_model::{LoadOptions, Model};
@@ -15,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
         let d = m.features();
         if d > 0 && d <= 4096 {
             let _ = m.predict_proba(&vec![0.5; d * 2]);
+            if m.classes() > 0 {
+                let _ = m.loss_gradient(&vec![0.5; d * 2], &[0, m.classes() - 1]);
+            }
         }
     }
 });

@@ -388,3 +388,51 @@ fn augment_writes_a_registered_dataset_with_lineage_and_squeeze_calibration() {
     assert!(cal["clean_fpr"].as_f64().unwrap() <= 0.05 + 1e-9);
     assert!(cal["detection_rate"].as_f64().unwrap() > 0.0, "{cal}");
 }
+
+#[test]
+fn the_acceptance_report_is_attestable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(fixture("logreg.onnx"), d.join("model.onnx")).unwrap();
+    let test = fixture("test.csv");
+    let r = mlsecops(
+        d,
+        &[
+            "accept",
+            "model.onnx",
+            "--data",
+            s(&test),
+            "--label",
+            "label",
+            "--no-robustness",
+            "--format",
+            "json",
+            "-o",
+            "accept.json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = mlsecops(
+        d,
+        &["keys", "generate", "--name", "ci", "--kind", "ecdsa-p256"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = mlsecops(
+        d,
+        &[
+            "attest",
+            "model.onnx",
+            "--type",
+            "acceptance",
+            "--report",
+            "accept.json",
+            "--key",
+            ".mlsecops/keys/ci.pem",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line = std::fs::read_to_string(d.join("model.onnx.intoto.jsonl")).unwrap();
+    let env: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    assert!(r.stdout.contains("acceptance"), "{}", r.stdout);
+}
