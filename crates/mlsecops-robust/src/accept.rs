@@ -135,6 +135,8 @@ impl RobustnessPolicy {
             steps: self.steps,
             step_size: self.step_size,
             restarts: self.restarts,
+            iterations: None,
+            max_eval: None,
             seed: self.seed,
         }
     }

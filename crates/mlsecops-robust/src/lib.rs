@@ -15,12 +15,20 @@
 //! * [`square`]: the Square Attack (Andriushchenko et al., ECCV 2020),
 //!   score-based, L∞: random ±ε updates on square windows (images) or
 //!   feature subsets (tabular), kept when they lower the margin loss.
+//! * [`hsj`]: HopSkipJump (Chen, Jordan & Wainwright, IEEE S&P 2020),
+//!   decision-based, L2 / L∞: binary searches to the decision boundary,
+//!   Monte-Carlo estimates of its normal and geometric jumps along them.
+//! * [`boundary`]: the Boundary Attack (Brendel, Rauber & Bethge, ICLR
+//!   2018), decision-based, L2: a random walk along the decision boundary
+//!   towards the clean input, step sizes adapted to the success rate.
 
 use serde::Serialize;
 
 pub mod accept;
 pub mod augment;
+pub mod boundary;
 pub mod eval;
+pub mod hsj;
 pub mod pgd;
 pub mod square;
 pub mod squeeze;

@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::boundary::{BoundaryOptions, boundary};
+use crate::hsj::{HsjOptions, hsj};
 use crate::pgd::{PgdOptions, pgd};
 use crate::square::{SquareOptions, square};
 use crate::{AttackError, AttackReport, Gradient, Oracle, ThreatModel};
@@ -25,16 +27,35 @@ pub enum AttackKind {
     Fgsm,
     Pgd,
     Square,
+    Hsj,
+    Boundary,
 }
 
 impl AttackKind {
-    /// Every attack, in the order `auto` runs them.
-    pub const ALL: [AttackKind; 3] = [Self::Pgd, Self::Square, Self::Fgsm];
+    /// Every attack, in the order `auto` runs them: the strongest cheap
+    /// one first, decision-based ones last on what is left.
+    pub const ALL: [AttackKind; 5] = [
+        Self::Pgd,
+        Self::Square,
+        Self::Hsj,
+        Self::Fgsm,
+        Self::Boundary,
+    ];
 
     /// Needs input gradients.
     #[must_use]
     pub fn white_box(self) -> bool {
         matches!(self, Self::Fgsm | Self::Pgd)
+    }
+
+    /// The norms this attack is implemented for.
+    #[must_use]
+    pub fn supports(self, norm: crate::Norm) -> bool {
+        match self {
+            Self::Square => norm == crate::Norm::Linf,
+            Self::Boundary => norm == crate::Norm::L2,
+            _ => true,
+        }
     }
 
     #[must_use]
@@ -43,6 +64,8 @@ impl AttackKind {
             Self::Fgsm => "fgsm",
             Self::Pgd => "pgd",
             Self::Square => "square",
+            Self::Hsj => "hsj",
+            Self::Boundary => "boundary",
         }
     }
 }
@@ -78,6 +101,10 @@ pub struct Budget {
     pub step_size: Option<f32>,
     /// PGD random restarts.
     pub restarts: u32,
+    /// Iterations of HopSkipJump (default: its own).
+    pub iterations: Option<u32>,
+    /// Probes per HopSkipJump gradient estimate at most (default: its own).
+    pub max_eval: Option<u32>,
     pub seed: u64,
 }
 
@@ -88,6 +115,8 @@ impl Default for Budget {
             steps: 40,
             step_size: None,
             restarts: 0,
+            iterations: None,
+            max_eval: None,
             seed: 0,
         }
     }
@@ -101,6 +130,35 @@ pub struct Target<'a> {
     pub gradient: Option<&'a dyn Gradient>,
     /// Why there is no gradient (shown when a white-box attack is skipped).
     pub no_gradient: Option<&'a str>,
+}
+
+/// A model seen with another sample layout: `shape` (e.g. `[1, 8, 8]`)
+/// tells attacks that work on images (Square's windows) how the flat
+/// feature vector is laid out. The values and their order are unchanged.
+pub struct WithLayout<'a, M: ?Sized> {
+    pub model: &'a M,
+    pub shape: Vec<usize>,
+}
+
+impl<M: Oracle + ?Sized> Oracle for WithLayout<'_, M> {
+    fn features(&self) -> usize {
+        self.model.features()
+    }
+    fn classes(&self) -> usize {
+        self.model.classes()
+    }
+    fn sample_shape(&self) -> Vec<usize> {
+        self.shape.clone()
+    }
+    fn proba(&self, x: &[f32]) -> Result<Vec<f32>, AttackError> {
+        self.model.proba(x)
+    }
+}
+
+impl<M: Gradient + ?Sized> Gradient for WithLayout<'_, M> {
+    fn loss_gradient(&self, x: &[f32], y: &[usize]) -> Result<(Vec<f32>, Vec<f32>), AttackError> {
+        self.model.loss_gradient(x, y)
+    }
 }
 
 /// Runs one attack.
@@ -143,6 +201,30 @@ pub fn run(
                 restarts: budget.restarts,
                 seed: budget.seed,
                 ..PgdOptions::default()
+            },
+        ),
+        AttackKind::Hsj => hsj(
+            target.oracle,
+            x,
+            labels,
+            threat,
+            &HsjOptions {
+                max_queries: budget.max_queries,
+                max_iter: budget.iterations.unwrap_or(HsjOptions::default().max_iter),
+                max_eval: budget.max_eval.unwrap_or(HsjOptions::default().max_eval),
+                seed: budget.seed,
+                ..HsjOptions::default()
+            },
+        ),
+        AttackKind::Boundary => boundary(
+            target.oracle,
+            x,
+            labels,
+            threat,
+            &BoundaryOptions {
+                max_queries: budget.max_queries,
+                seed: budget.seed,
+                ..BoundaryOptions::default()
             },
         ),
         AttackKind::Square => square(
@@ -218,6 +300,18 @@ pub fn run_suite(
     let ratio = |a: usize| if n == 0 { 0.0 } else { a as f64 / n as f64 };
     for &kind in attacks {
         let live: Vec<usize> = (0..n).filter(|&i| robust[i]).collect();
+        if !kind.supports(threat.norm) {
+            summaries.push(AttackSummary {
+                attack: kind.name().into(),
+                attacked: 0,
+                flipped: 0,
+                robust_accuracy_after: ratio(robust.iter().filter(|&&r| r).count()),
+                mean_queries: 0.0,
+                seconds: 0.0,
+                skipped: Some(format!("not implemented for the {} norm", threat.norm)),
+            });
+            continue;
+        }
         if kind.white_box() && target.gradient.is_none() {
             summaries.push(AttackSummary {
                 attack: kind.name().into(),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 mod augment;
+mod hsj;
 mod pgd;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use mlsecops_model::{LoadOptions, Model};
 use mlsecops_robust::accept::{
     AcceptPolicy, AcceptReport, Baseline, CurvePoint, Robustness, gate, worst_slice,
 };
-use mlsecops_robust::suite::{AttackKind, Budget, Target, run, run_suite};
+use mlsecops_robust::suite::{AttackKind, Budget, Target, WithLayout, run, run_suite};
 use mlsecops_robust::{AttackReport, Norm, ThreatModel, eval};
 use serde_json::{Value, json};
 
@@ -123,8 +123,18 @@ pub struct AttackArgs {
     /// Random restarts (PGD).
     #[arg(long, default_value_t = 0)]
     pub restarts: u32,
+    /// Iterations (HopSkipJump; default 64).
+    #[arg(long)]
+    pub iterations: Option<u32>,
+    /// Probes per gradient estimate at most (HopSkipJump; default 10000).
+    #[arg(long)]
+    pub max_eval: Option<u32>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Lay the features out as an image C,H,W for attacks that use image
+    /// structure (Square's windows); default: the model's input shape.
+    #[arg(long, value_delimiter = ',')]
+    pub layout: Vec<usize>,
     #[arg(long, short, value_enum, default_value = "table")]
     pub format: ReportFormat,
     /// Write the successful adversarial examples (features + true label) as CSV.
@@ -808,12 +818,29 @@ pub fn attack(args: &AttackArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
         steps: args.steps,
         step_size: args.step_size,
         restarts: args.restarts,
+        iterations: args.iterations,
+        max_eval: args.max_eval,
         seed: args.seed,
     };
     let (why, differentiable) = target(&model);
+    if !args.layout.is_empty() && args.layout.iter().product::<usize>() != d {
+        bail!(
+            "--layout {:?} has {} values; the model takes {d}",
+            args.layout,
+            args.layout.iter().product::<usize>()
+        );
+    }
+    let shaped = WithLayout {
+        model: &model,
+        shape: if args.layout.is_empty() {
+            model.sample_shape().to_vec()
+        } else {
+            args.layout.clone()
+        },
+    };
     let tgt = Target {
-        oracle: &model,
-        gradient: differentiable.then_some(&model as &dyn mlsecops_robust::Gradient),
+        oracle: &shaped,
+        gradient: differentiable.then_some(&shaped as &dyn mlsecops_robust::Gradient),
         no_gradient: why.as_deref(),
     };
     let started = Instant::now();
@@ -940,6 +967,8 @@ pub fn augment(args: &AugmentArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
         steps: args.steps,
         step_size: args.step_size,
         restarts: 0,
+        iterations: None,
+        max_eval: None,
         seed: args.seed,
     };
     let (why, differentiable) = target(&model);
