@@ -40,10 +40,13 @@ CASES = [
     ("pgd", "mlp"), ("pgd", "cnn"), ("pgd", "logreg"),
     ("square", "mlp"), ("square", "rf"), ("square", "cnn"),
     ("hsj", "mlp"), ("hsj", "rf"), ("hsj", "cnn"),
+    ("hsj-default", "mlp"), ("hsj-default", "rf"), ("hsj-default", "cnn"),
 ]
 PGD = dict(eps=0.1, eps_step=0.01, max_iter=40)
 SQUARE = dict(eps=0.1, max_queries=1000, p_init=0.8)
 HSJ = dict(eps=1.0, max_iter=10, max_eval=1000, init_eval=100, init_size=100)
+# ART's own defaults for HopSkipJump (the converged comparison).
+HSJ_DEFAULT = dict(eps=1.0, max_iter=50, max_eval=10000, init_eval=100, init_size=100)
 
 
 def load_test(models: Path, n: int):
@@ -183,10 +186,11 @@ def run_case(attack: str, name: str, models: Path, x, y):
                            p_init=SQUARE["p_init"], nb_restarts=1, batch_size=128, verbose=False)
         eps, norm = SQUARE["eps"], "linf"
     else:
+        cfg = HSJ_DEFAULT if attack == "hsj-default" else HSJ
         clf = BlackBoxClassifier(model, input_shape=(64,), nb_classes=10, clip_values=(0.0, 1.0))
-        atk = HopSkipJump(clf, targeted=False, norm=2, max_iter=HSJ["max_iter"], max_eval=HSJ["max_eval"],
-                          init_eval=HSJ["init_eval"], init_size=HSJ["init_size"], batch_size=128, verbose=False)
-        eps, norm = HSJ["eps"], "l2"
+        atk = HopSkipJump(clf, targeted=False, norm=2, max_iter=cfg["max_iter"], max_eval=cfg["max_eval"],
+                          init_eval=cfg["init_eval"], init_size=cfg["init_size"], batch_size=128, verbose=False)
+        eps, norm = cfg["eps"], "l2"
     xin = x.reshape(-1, 1, 8, 8) if attack == "square" else x
     model.queries = 0
     start = time.perf_counter()

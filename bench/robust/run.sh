@@ -5,8 +5,10 @@
 # budgets; predictions from onnxruntime on the same files (see art_peer.py).
 #   PGD     L∞ ε 0.1, step 0.01, 40 steps, no random start   mlp, cnn, logreg
 #   Square  L∞ ε 0.1, 1000 candidate evaluations per sample   mlp, rf, cnn
-#   HSJ     L2, success = flipped within ε 1.0; budget: ART's  mlp, rf, cnn
-#           measured queries per sample, given to us as --max-queries
+#   HSJ     L2, success = flipped within ε 1.0, twice: a tight budget
+#           (10 iterations, ≤1000 probes per estimate) and ART's defaults
+#           (50, ≤10000); budget: ART's measured queries per sample, given to
+#           us as --max-queries with the same iteration settings  mlp, rf, cnn
 # Prints per case both tools' robust accuracy and success rate, the
 # difference in points, queries per sample, seconds and the speed ratio, then
 # the suite totals.
@@ -46,6 +48,7 @@ while read -r line; do
     pgd) args=(--attack pgd --norm linf --eps 0.1 --steps 40 --step-size 0.01) ;;
     square) args=(--attack square --norm linf --eps 0.1 --max-queries 1000 --layout 1,8,8) ;;
     hsj) args=(--attack hsj --norm l2 --eps 1.0 --max-queries "$queries" --iterations 10 --max-eval 1000) ;;
+    hsj-default) args=(--attack hsj --norm l2 --eps 1.0 --max-queries "$queries" --iterations 50 --max-eval 10000) ;;
   esac
   "$ours" -q attack "$models/$model.onnx" --data "$models/test.csv" --label label \
     --limit "$samples" --seed 0 --format json "${args[@]}" \

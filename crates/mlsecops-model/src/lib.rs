@@ -128,6 +128,10 @@ impl Default for LoadOptions {
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// Calls with at most this many rows use the native interpreter when it
+/// supports the graph.
+const NATIVE_ROWS: usize = 4;
+
 /// A loaded classifier: one float input, one probability output.
 pub struct Model {
     file: String,
@@ -485,7 +489,11 @@ impl Model {
             });
         }
         let rows = x.len() / d;
-        if let (true, Ok(g)) = (self.native(), &self.grad) {
+        // Tree ensembles always run natively; other graphs we interpret run
+        // natively for a few rows, where tract's per-call setup (tens of
+        // microseconds) would cost more than the arithmetic.
+        let small = rows <= NATIVE_ROWS && self.grad.is_ok();
+        if let (true, Ok(g)) = (self.native() || small, &self.grad) {
             let out = g.proba(x, rows).map_err(|message| ModelError::Runtime {
                 file: self.file.clone(),
                 message,

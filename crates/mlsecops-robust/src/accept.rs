@@ -120,6 +120,7 @@ impl RobustnessPolicy {
             eps,
             lo: self.bounds[0],
             hi: self.bounds[1],
+            domain: None,
         })
     }
 

@@ -127,7 +127,7 @@ pub fn boundary(
     let samples = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(AttackReport {
         attack: "boundary-l2",
-        threat: *threat,
+        threat: threat.clone(),
         samples,
     })
 }

@@ -133,7 +133,7 @@ pub fn hsj(
             Norm::L2 => "hsj-l2",
             Norm::Linf => "hsj-linf",
         },
-        threat: *threat,
+        threat: threat.clone(),
         samples,
     })
 }
@@ -338,11 +338,13 @@ fn estimate_direction(
     let mut dirs = vec![0.0f64; evals * d];
     let mut batch = vec![0.0f32; evals * d];
     for (u, row) in dirs.chunks_mut(d).zip(batch.chunks_mut(d)) {
-        for a in u.iter_mut() {
-            *a = match norm {
-                Norm::L2 => rng.normal(),
-                Norm::Linf => 2.0 * rng.next_f64() - 1.0,
-            };
+        match norm {
+            Norm::L2 => rng.fill_normal(u),
+            Norm::Linf => {
+                for a in u.iter_mut() {
+                    *a = 2.0 * rng.next_f64() - 1.0;
+                }
+            }
         }
         normalise(u);
         for ((r, a), &b) in row.iter_mut().zip(u.iter_mut()).zip(xb) {

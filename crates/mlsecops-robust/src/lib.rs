@@ -124,15 +124,45 @@ impl std::str::FromStr for Norm {
     }
 }
 
+/// Per-feature rules for tabular inputs (from a data contract and the
+/// command line): each feature's valid range, features the attacker may
+/// not change (an applicant's age, a categorical code) and features that
+/// only take integer values. Vectors are empty or one entry per feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Domain {
+    pub lo: Vec<f32>,
+    pub hi: Vec<f32>,
+    pub immutable: Vec<bool>,
+    pub integer: Vec<bool>,
+}
+
+impl Domain {
+    fn get<T: Copy>(v: &[T], j: usize, default: T) -> T {
+        v.get(j).copied().unwrap_or(default)
+    }
+
+    /// Features that may change.
+    #[must_use]
+    pub fn mutable(&self, j: usize) -> bool {
+        !Self::get(&self.immutable, j, false)
+    }
+}
+
 /// What the attacker may change: a ball of radius `eps` under `norm`
-/// around each input, intersected with the valid box `[lo, hi]`. An
-/// attack succeeds only if the model's decision changes *inside* the ball.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// around each input, intersected with the valid box `[lo, hi]` and, for
+/// tabular data, the per-feature [`Domain`]. An attack succeeds only if
+/// the model's decision changes *inside* this set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThreatModel {
     pub norm: Norm,
     pub eps: f32,
     pub lo: f32,
     pub hi: f32,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_domain"
+    )]
+    pub domain: Option<std::sync::Arc<Domain>>,
 }
 
 impl ThreatModel {
@@ -144,6 +174,7 @@ impl ThreatModel {
             eps,
             lo,
             hi,
+            domain: None,
         }
     }
 
@@ -155,6 +186,7 @@ impl ThreatModel {
             eps,
             lo,
             hi,
+            domain: None,
         }
     }
 
@@ -163,6 +195,15 @@ impl ThreatModel {
     pub fn contains(&self, x0: &[f32], adv: &[f32]) -> bool {
         self.norm.dist(x0, adv) <= self.eps * (1.0 + 1e-5) + 1e-6
             && adv.iter().all(|v| (self.lo..=self.hi).contains(v))
+            && self.domain.as_deref().is_none_or(|dom| {
+                adv.iter().zip(x0).enumerate().all(|(j, (&a, &o))| {
+                    let fixed = !dom.mutable(j) && a.to_bits() != o.to_bits();
+                    let range = a >= Domain::get(&dom.lo, j, f32::NEG_INFINITY)
+                        && a <= Domain::get(&dom.hi, j, f32::INFINITY);
+                    let int = !Domain::get(&dom.integer, j, false) || a.fract() == 0.0;
+                    !fixed && range && int
+                })
+            })
     }
 
     /// Projects `adv` onto the ball around `x0` and then the box.
@@ -186,7 +227,42 @@ impl ThreatModel {
         for a in adv.iter_mut() {
             *a = a.clamp(self.lo, self.hi);
         }
+        if let Some(dom) = self.domain.as_deref() {
+            for (j, (a, &o)) in adv.iter_mut().zip(x0).enumerate() {
+                if !dom.mutable(j) {
+                    *a = o;
+                    continue;
+                }
+                let lo = Domain::get(&dom.lo, j, f32::NEG_INFINITY).max(self.lo);
+                let hi = Domain::get(&dom.hi, j, f32::INFINITY).min(self.hi);
+                *a = a.clamp(lo.min(hi), hi);
+                if Domain::get(&dom.integer, j, false) {
+                    // The nearest integer still in range and, for L∞, in
+                    // the ball; else the original value.
+                    let r = a.round();
+                    let ok = |v: f32| {
+                        v >= lo && v <= hi && (self.norm != Norm::Linf || (v - o).abs() <= self.eps)
+                    };
+                    *a = if ok(r) {
+                        r
+                    } else if ok(a.trunc()) {
+                        a.trunc()
+                    } else {
+                        o
+                    };
+                }
+            }
+        }
     }
+}
+
+// `serde`'s `rc` feature is not enabled workspace-wide for one field.
+#[allow(clippy::ref_option)]
+fn serialize_domain<S: serde::Serializer>(
+    d: &Option<std::sync::Arc<Domain>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    d.as_deref().serialize(s)
 }
 
 /// L∞ distance.
@@ -412,4 +488,37 @@ pub(crate) fn check_inputs(
         )));
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_honours_the_tabular_domain() {
+        let dom = Domain {
+            lo: vec![0.0, 18.0, f32::NEG_INFINITY],
+            hi: vec![1.0, 99.0, f32::INFINITY],
+            immutable: vec![false, false, true],
+            integer: vec![false, true, false],
+        };
+        let mut t = ThreatModel::linf(2.5, -1e9, 1e9);
+        t.domain = Some(std::sync::Arc::new(dom));
+        let x0 = [0.5f32, 30.0, 7.0];
+        let mut adv = [1.7f32, 32.4, 9.0];
+        t.project(&x0, &mut adv);
+        // Range, integer (nearest in the ball), immutable.
+        assert_eq!(adv.map(f32::to_bits), [1.0f32, 32.0, 7.0].map(f32::to_bits));
+        assert!(t.contains(&x0, &adv));
+        assert!(!t.contains(&x0, &[1.0, 32.5, 7.0]));
+        assert!(!t.contains(&x0, &[1.0, 32.0, 7.5]));
+        assert!(!t.contains(&x0, &[1.2, 32.0, 7.0]));
+        // An integer feature whose ball holds no other integer keeps its value.
+        let mut t2 = t.clone();
+        t2.eps = 0.4;
+        let mut adv = [0.6f32, 30.4, 7.0];
+        t2.project(&x0, &mut adv);
+        assert_eq!(adv[1].to_bits(), 30.0f32.to_bits());
+        assert!(t2.contains(&x0, &adv));
+    }
 }

@@ -101,7 +101,7 @@ pub fn pgd(
     };
     Ok(AttackReport {
         attack,
-        threat: *threat,
+        threat: threat.clone(),
         samples,
     })
 }

@@ -95,7 +95,7 @@ pub fn square(
     }
     Ok(AttackReport {
         attack: "square-linf",
-        threat: *threat,
+        threat: threat.clone(),
         samples,
     })
 }
@@ -181,6 +181,9 @@ fn attack_chunk(
                 }
             }
         }
+        if threat.domain.is_some() {
+            threat.project(orig, &mut s.adv);
+        }
         s.cand = s.adv.clone();
     }
     if !live.is_empty() {
@@ -234,6 +237,10 @@ fn attack_chunk(
                     let at = s.rng.below(d);
                     s.cand[at] = clip(orig[at] + sign(&mut s.rng) * eps);
                 }
+            }
+            if threat.domain.is_some() {
+                // Tabular rules: fixed features back, ranges, integers.
+                threat.project(orig, &mut s.cand);
             }
             batch.extend_from_slice(&s.cand);
         }

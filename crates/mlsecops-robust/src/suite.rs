@@ -341,10 +341,27 @@ pub fn run_suite(
         let seconds = started.elapsed().as_secs_f64();
         let mut flipped = 0u64;
         if let Some(r) = &report {
-            for (s, &i) in r.samples.iter().zip(&live) {
-                if s.success && threat.contains(&x[i * d..(i + 1) * d], &s.adversarial) {
-                    robust[i] = false;
-                    adversarial[i] = Some((kind, s.adversarial.clone()));
+            let hits: Vec<(usize, &[f32])> = r
+                .samples
+                .iter()
+                .zip(&live)
+                .filter(|(s, i)| {
+                    s.success && threat.contains(&x[**i * d..(**i + 1) * d], &s.adversarial)
+                })
+                .map(|(s, &i)| (i, s.adversarial.as_slice()))
+                .collect();
+            // Every flip is confirmed by asking the model again, so no
+            // attack's own bookkeeping is taken on trust.
+            let batch: Vec<f32> = hits.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+            let p = if batch.is_empty() {
+                Vec::new()
+            } else {
+                target.oracle.proba(&batch)?
+            };
+            for (j, (i, a)) in hits.iter().enumerate() {
+                if mlsecops_model::argmax(&p[j * k..(j + 1) * k]) != labels[*i] {
+                    robust[*i] = false;
+                    adversarial[*i] = Some((kind, a.to_vec()));
                     flipped += 1;
                 }
             }
@@ -380,7 +397,7 @@ pub fn run_suite(
             )
         });
     Ok(SuiteReport {
-        threat: *threat,
+        threat: threat.clone(),
         samples: n as u64,
         clean_accuracy: ratio(clean.iter().filter(|&&c| c).count()),
         robust_accuracy: ratio(robust.iter().filter(|&&r| r).count()),

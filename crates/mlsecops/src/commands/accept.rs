@@ -43,8 +43,71 @@ pub struct DataArgs {
     /// Column that is neither feature nor label.
     #[arg(long)]
     pub id: Option<String>,
+    /// Data contract (from `data profile`): attacks keep each feature in its
+    /// range, integer columns integral, and do not touch string/categorical
+    /// or date columns.
+    #[arg(long)]
+    pub contract: Option<PathBuf>,
+    /// Feature columns attacks must not change (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub immutable: Vec<String>,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// The per-feature rules of `args` for the model's features, if any.
+fn domain_of(
+    args: &DataArgs,
+    names: &[String],
+) -> anyhow::Result<Option<std::sync::Arc<mlsecops_robust::Domain>>> {
+    if args.contract.is_none() && args.immutable.is_empty() {
+        return Ok(None);
+    }
+    let n = names.len();
+    let mut dom = mlsecops_robust::Domain {
+        lo: vec![f32::NEG_INFINITY; n],
+        hi: vec![f32::INFINITY; n],
+        immutable: vec![false; n],
+        integer: vec![false; n],
+    };
+    for c in &args.immutable {
+        let j = names
+            .iter()
+            .position(|f| f == c)
+            .with_context(|| format!("--immutable {c}: not a feature column"))?;
+        dom.immutable[j] = true;
+    }
+    if let Some(path) = &args.contract {
+        use mlsecops_data::contract::Kind;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let contract = mlsecops_data::Contract::from_toml(&text)
+            .with_context(|| format!("reading the contract {}", path.display()))?;
+        for (j, name) in names.iter().enumerate() {
+            let Some(col) = contract.columns.iter().find(|c| &c.name == name) else {
+                continue;
+            };
+            match col.kind {
+                Kind::Integer => dom.integer[j] = true,
+                Kind::Boolean => {
+                    dom.integer[j] = true;
+                    dom.lo[j] = 0.0;
+                    dom.hi[j] = 1.0;
+                }
+                Kind::Float => {}
+                Kind::String | Kind::Date | Kind::Timestamp | Kind::Other => {
+                    dom.immutable[j] = true;
+                }
+            }
+            if let Some(v) = col.min {
+                dom.lo[j] = dom.lo[j].max(v as f32);
+            }
+            if let Some(v) = col.max {
+                dom.hi[j] = dom.hi[j].min(v as f32);
+            }
+        }
+    }
+    Ok(Some(std::sync::Arc::new(dom)))
 }
 
 #[derive(Debug, clap::Args)]
@@ -487,12 +550,13 @@ pub fn accept(args: &AcceptArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
         .attack_kinds()
         .map_err(anyhow::Error::msg)
         .context("the policy's robustness.attacks")?;
-    let threat = policy
+    let mut threat = policy
         .robustness
         .threat(policy.robustness.eps)
         .map_err(anyhow::Error::msg)?;
     let model = load_model(&args.model)?;
     let rows = load_rows(&args.data, &model, &args.slices)?;
+    threat.domain = domain_of(&args.data, &rows.feature_names)?;
     let proba = model.predict_proba(&rows.x)?;
     let metrics = eval::metrics(&proba, &rows.labels, &rows.classes);
     let slices = eval::slices(&proba, &rows.labels, &rows.classes, &rows.slices);
@@ -551,7 +615,10 @@ pub fn accept(args: &AcceptArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
                 let r = if (e - threat.eps).abs() < f32::EPSILON {
                     suite.robust_accuracy
                 } else {
-                    let t = ThreatModel { eps: e, ..threat };
+                    let t = ThreatModel {
+                        eps: e,
+                        ..threat.clone()
+                    };
                     with_progress(&format!("ε = {e}"), quiet, || {
                         run_suite(&kinds, tgt, x, y, &t, &budget)
                     })?
@@ -763,10 +830,22 @@ fn table(r: &AcceptReport) -> String {
 
 // ------------------------------------------------------------------ attack
 
-fn threat_from(norm: &str, eps: f32, bounds: &[f32], x: &[f32]) -> anyhow::Result<ThreatModel> {
+fn threat_from(
+    norm: &str,
+    eps: f32,
+    bounds: &[f32],
+    rows: &Rows,
+    data: &DataArgs,
+) -> anyhow::Result<ThreatModel> {
     let norm: Norm = norm.parse().map_err(anyhow::Error::msg)?;
-    let (lo, hi) = bounds_of(bounds, x);
-    Ok(ThreatModel { norm, eps, lo, hi })
+    let (lo, hi) = bounds_of(bounds, &rows.x);
+    Ok(ThreatModel {
+        norm,
+        eps,
+        lo,
+        hi,
+        domain: domain_of(data, &rows.feature_names)?,
+    })
 }
 
 fn csv_field(s: &str) -> String {
@@ -812,7 +891,7 @@ pub fn attack(args: &AttackArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
     };
     let x = &rows.x[..n * d];
     let y = &rows.labels[..n];
-    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows.x)?;
+    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows, &args.data)?;
     let budget = Budget {
         max_queries: args.max_queries,
         steps: args.steps,
@@ -902,7 +981,7 @@ pub fn attack(args: &AttackArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
     if let Value::Object(m) = &mut out {
         m.insert("model".into(), json!(args.model.display().to_string()));
         m.insert("samples".into(), json!(n));
-        m.insert("threat".into(), serde_json::to_value(threat)?);
+        m.insert("threat".into(), serde_json::to_value(&threat)?);
         m.insert("seconds".into(), json!(seconds));
         m.insert("seed".into(), json!(args.seed));
     }
@@ -955,7 +1034,7 @@ fn mean(it: impl Iterator<Item = f64>) -> f64 {
 pub fn augment(args: &AugmentArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
     let model = load_model(&args.model)?;
     let rows = load_rows(&args.data, &model, &[])?;
-    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows.x)?;
+    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows, &args.data)?;
     let kinds: Vec<AttackKind> = args
         .attacks
         .iter()

@@ -436,3 +436,101 @@ fn the_acceptance_report_is_attestable() {
     assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
     assert!(r.stdout.contains("acceptance"), "{}", r.stdout);
 }
+
+#[test]
+fn attacks_respect_the_data_contract_and_immutable_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let test = fixture("test.csv");
+    let r = mlsecops(
+        d,
+        &[
+            "data",
+            "profile",
+            s(&test),
+            "--label",
+            "label",
+            "-o",
+            "contract.toml",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = fixture("mlp.onnx");
+    let r = mlsecops(
+        d,
+        &[
+            "attack",
+            s(&m),
+            "--data",
+            s(&test),
+            "--label",
+            "label",
+            "--attack",
+            "auto",
+            "--eps",
+            "0.3",
+            "--limit",
+            "60",
+            "--contract",
+            "contract.toml",
+            "--immutable",
+            "p20,p21,p28,p29",
+            "--max-queries",
+            "300",
+            "--out",
+            "adv.csv",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The contract's per-column ranges, as profiled.
+    let contract: toml::Table =
+        toml::from_str(&std::fs::read_to_string(d.join("contract.toml")).unwrap()).unwrap();
+    let mut range = std::collections::HashMap::new();
+    for c in contract["column"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap().to_owned();
+        let f = |k: &str| c.get(k).and_then(toml::Value::as_float);
+        range.insert(name, (f("min"), f("max")));
+    }
+    let clean: Vec<Vec<f32>> = std::fs::read_to_string(&test)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(60)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    let adv = std::fs::read_to_string(d.join("adv.csv")).unwrap();
+    let mut n = 0;
+    for line in adv.lines().skip(1) {
+        let v: Vec<f32> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        for (j, &x) in v[..64].iter().enumerate() {
+            if let Some((lo, hi)) = range.get(&format!("p{j}")) {
+                assert!(
+                    lo.is_none_or(|lo| f64::from(x) >= lo - 1e-6),
+                    "p{j} = {x} < {lo:?}"
+                );
+                assert!(
+                    hi.is_none_or(|hi| f64::from(x) <= hi + 1e-6),
+                    "p{j} = {x} > {hi:?}"
+                );
+            }
+        }
+        // Its source row (same label, within ε) has the same immutable pixels.
+        let src = clean
+            .iter()
+            .find(|c| {
+                c[64].to_bits() == v[64].to_bits()
+                    && c[..64]
+                        .iter()
+                        .zip(&v[..64])
+                        .all(|(a, b)| (a - b).abs() <= 0.3 + 1e-5)
+            })
+            .unwrap();
+        for j in [20, 21, 28, 29] {
+            assert_eq!(src[j].to_bits(), v[j].to_bits(), "p{j}");
+        }
+        n += 1;
+    }
+    assert!(n > 10, "{n} adversarial examples");
+}
