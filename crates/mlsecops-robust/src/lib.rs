@@ -12,6 +12,8 @@
 //! Attacks so far:
 //! * [`pgd`]: FGSM and PGD (L∞ / L2, random restarts), white-box, for
 //!   models with input gradients ([`Gradient`]).
+//! * [`text`]: character and word edits (homoglyphs, invisible
+//!   characters, typos, synonyms) against text classifiers, score-based.
 //! * [`square`]: the Square Attack (Andriushchenko et al., ECCV 2020),
 //!   score-based, L∞: random ±ε updates on square windows (images) or
 //!   feature subsets (tabular), kept when they lower the margin loss.
@@ -33,6 +35,7 @@ pub mod pgd;
 pub mod square;
 pub mod squeeze;
 pub mod suite;
+pub mod text;
 
 /// A model the attacks can query: rows of `features()` values in, rows of
 /// `classes()` probabilities out.
