@@ -300,7 +300,17 @@ pub fn run_suite(
     let ratio = |a: usize| if n == 0 { 0.0 } else { a as f64 / n as f64 };
     for &kind in attacks {
         let live: Vec<usize> = (0..n).filter(|&i| robust[i]).collect();
-        if !kind.supports(threat.norm) {
+        let skip = if !kind.supports(threat.norm) {
+            Some(format!("not implemented for the {} norm", threat.norm))
+        } else if kind.white_box() && target.gradient.is_none() {
+            Some(format!(
+                "no input gradients: {}",
+                target.no_gradient.unwrap_or("not differentiable")
+            ))
+        } else {
+            None
+        };
+        if skip.is_some() {
             summaries.push(AttackSummary {
                 attack: kind.name().into(),
                 attacked: 0,
@@ -308,22 +318,7 @@ pub fn run_suite(
                 robust_accuracy_after: ratio(robust.iter().filter(|&&r| r).count()),
                 mean_queries: 0.0,
                 seconds: 0.0,
-                skipped: Some(format!("not implemented for the {} norm", threat.norm)),
-            });
-            continue;
-        }
-        if kind.white_box() && target.gradient.is_none() {
-            summaries.push(AttackSummary {
-                attack: kind.name().into(),
-                attacked: 0,
-                flipped: 0,
-                robust_accuracy_after: ratio(robust.iter().filter(|&&r| r).count()),
-                mean_queries: 0.0,
-                seconds: 0.0,
-                skipped: Some(format!(
-                    "no input gradients: {}",
-                    target.no_gradient.unwrap_or("not differentiable")
-                )),
+                skipped: skip,
             });
             continue;
         }

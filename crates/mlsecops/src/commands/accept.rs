@@ -161,28 +161,15 @@ pub struct AttackArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Attack: fgsm, pgd, square, … or `auto` (every applicable one, in order).
+    /// Attack: fgsm, pgd, square, hsj, boundary, or `auto` (every
+    /// applicable one, in order).
     #[arg(long, default_value = "auto")]
     pub attack: String,
-    #[arg(long, default_value = "linf")]
-    pub norm: String,
-    #[arg(long, default_value_t = 0.1)]
-    pub eps: f32,
-    /// Valid input range LO,HI (default: the data's min and max).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    pub bounds: Vec<f32>,
+    #[command(flatten)]
+    pub threat: ThreatArgs,
     /// Attack the first N rows (0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
-    /// Model queries per sample (black-box attacks).
-    #[arg(long, default_value_t = 1000)]
-    pub max_queries: u64,
-    /// Gradient steps (PGD).
-    #[arg(long, default_value_t = 40)]
-    pub steps: u32,
-    /// Step size (PGD; default ε/4).
-    #[arg(long)]
-    pub step_size: Option<f32>,
     /// Random restarts (PGD).
     #[arg(long, default_value_t = 0)]
     pub restarts: u32,
@@ -192,8 +179,6 @@ pub struct AttackArgs {
     /// Probes per gradient estimate at most (HopSkipJump; default 10000).
     #[arg(long)]
     pub max_eval: Option<u32>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Lay the features out as an image C,H,W for attacks that use image
     /// structure (Square's windows); default: the model's input shape.
     #[arg(long, value_delimiter = ',')]
@@ -215,21 +200,8 @@ pub struct AugmentArgs {
     /// else the last attack's hardest point.
     #[arg(long, value_delimiter = ',', default_value = "pgd,square")]
     pub attacks: Vec<String>,
-    #[arg(long, default_value = "linf")]
-    pub norm: String,
-    #[arg(long, default_value_t = 0.1)]
-    pub eps: f32,
-    /// Valid input range LO,HI (default: the data's min and max).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    pub bounds: Vec<f32>,
-    #[arg(long, default_value_t = 1000)]
-    pub max_queries: u64,
-    #[arg(long, default_value_t = 40)]
-    pub steps: u32,
-    #[arg(long)]
-    pub step_size: Option<f32>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub threat: ThreatArgs,
     /// Keep only examples that changed the model's decision.
     #[arg(long)]
     pub only_successful: bool,
@@ -243,6 +215,46 @@ pub struct AugmentArgs {
     /// adversarial-input detector (JSON).
     #[arg(long)]
     pub squeeze_calibration: Option<PathBuf>,
+}
+
+/// The threat model and budgets `attack` and `augment` share.
+#[derive(Debug, clap::Args)]
+pub struct ThreatArgs {
+    /// `linf` or `l2`.
+    #[arg(long, default_value = "linf")]
+    pub norm: String,
+    #[arg(long, default_value_t = 0.1)]
+    pub eps: f32,
+    /// Valid input range LO,HI (default: the data's min and max).
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pub bounds: Vec<f32>,
+    /// Model queries per sample (black-box attacks).
+    #[arg(long, default_value_t = 1000)]
+    pub max_queries: u64,
+    /// Gradient steps (PGD).
+    #[arg(long, default_value_t = 40)]
+    pub steps: u32,
+    /// Step size (PGD; default ε/4).
+    #[arg(long)]
+    pub step_size: Option<f32>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ThreatArgs {
+    fn threat(&self, rows: &Rows, data: &DataArgs) -> anyhow::Result<ThreatModel> {
+        threat_from(&self.norm, self.eps, &self.bounds, rows, data)
+    }
+
+    fn budget(&self) -> Budget {
+        Budget {
+            max_queries: self.max_queries,
+            steps: self.steps,
+            step_size: self.step_size,
+            seed: self.seed,
+            ..Budget::default()
+        }
+    }
 }
 
 /// Rows ready for the model.
@@ -891,15 +903,12 @@ pub fn attack(args: &AttackArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
     };
     let x = &rows.x[..n * d];
     let y = &rows.labels[..n];
-    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows, &args.data)?;
+    let threat = args.threat.threat(&rows, &args.data)?;
     let budget = Budget {
-        max_queries: args.max_queries,
-        steps: args.steps,
-        step_size: args.step_size,
         restarts: args.restarts,
         iterations: args.iterations,
         max_eval: args.max_eval,
-        seed: args.seed,
+        ..args.threat.budget()
     };
     let (why, differentiable) = target(&model);
     if !args.layout.is_empty() && args.layout.iter().product::<usize>() != d {
@@ -983,7 +992,7 @@ pub fn attack(args: &AttackArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
         m.insert("samples".into(), json!(n));
         m.insert("threat".into(), serde_json::to_value(&threat)?);
         m.insert("seconds".into(), json!(seconds));
-        m.insert("seed".into(), json!(args.seed));
+        m.insert("seed".into(), json!(args.threat.seed));
     }
     if let Some(p) = &args.out {
         write_csv(p, &rows.feature_names, &args.data.label, &adversarial)?;
@@ -1034,22 +1043,14 @@ fn mean(it: impl Iterator<Item = f64>) -> f64 {
 pub fn augment(args: &AugmentArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
     let model = load_model(&args.model)?;
     let rows = load_rows(&args.data, &model, &[])?;
-    let threat = threat_from(&args.norm, args.eps, &args.bounds, &rows, &args.data)?;
+    let threat = args.threat.threat(&rows, &args.data)?;
     let kinds: Vec<AttackKind> = args
         .attacks
         .iter()
         .map(|a| a.parse())
         .collect::<Result<_, String>>()
         .map_err(anyhow::Error::msg)?;
-    let budget = Budget {
-        max_queries: args.max_queries,
-        steps: args.steps,
-        step_size: args.step_size,
-        restarts: 0,
-        iterations: None,
-        max_eval: None,
-        seed: args.seed,
-    };
+    let budget = args.threat.budget();
     let (why, differentiable) = target(&model);
     let tgt = Target {
         oracle: &model,
@@ -1151,7 +1152,7 @@ pub fn augment(args: &AugmentArgs, quiet: bool) -> anyhow::Result<ExitStatus> {
             source: "cli".into(),
             external_id: None,
             code_commit: None,
-            parameters: json!({"attacks": args.attacks, "norm": threat.norm, "eps": threat.eps, "seed": args.seed}),
+            parameters: json!({"attacks": args.attacks, "norm": threat.norm, "eps": threat.eps, "seed": args.threat.seed}),
             environment: json!({"tool": format!("mlsecops {}", env!("CARGO_PKG_VERSION"))}),
             inputs,
             outputs: vec![written.value.digest.clone()],
