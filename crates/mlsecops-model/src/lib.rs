@@ -206,6 +206,44 @@ fn precheck(
             message: "the model has no graph".into(),
         });
     };
+    // Every name the top-level graph uses must be defined: tract indexes
+    // its map of outlets by name without checking (found by the fuzzer).
+    let mut defined: std::collections::HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(
+            graph
+                .sparse_initializer
+                .iter()
+                .filter_map(|t| t.values.as_ref().map(|v| v.name.as_str())),
+        )
+        .collect();
+    defined.extend(
+        graph
+            .node
+            .iter()
+            .flat_map(|n| n.output.iter().map(String::as_str)),
+    );
+    let undefined = |name: &str| !name.is_empty() && !defined.contains(name);
+    if let Some(o) = graph.output.iter().find(|o| undefined(&o.name)) {
+        return Err(ModelError::Parse {
+            file: file.into(),
+            message: format!("graph output {:?} is produced by no node or input", o.name),
+        });
+    }
+    for n in &graph.node {
+        if let Some(i) = n.input.iter().find(|i| undefined(i)) {
+            return Err(ModelError::Parse {
+                file: file.into(),
+                message: format!(
+                    "node {:?} ({}) reads {i:?}, which no node, input or initializer defines",
+                    n.name, n.op_type
+                ),
+            });
+        }
+    }
     let mut ops = Vec::new();
     let mut stack = vec![graph];
     while let Some(g) = stack.pop() {
@@ -719,6 +757,27 @@ mod tests {
         assert!((p[0] - e / (e + 1.0)).abs() < 1e-6);
         assert!((p[2] - 0.5).abs() < 1e-6 && (p[3] - 0.5).abs() < 1e-6);
         assert_eq!(m.predict(&[0.0, 0.0, 3.0]).unwrap(), vec![0]);
+    }
+
+    /// The fuzzer's find: a graph output (or node input) that nothing
+    /// defines made tract panic while building the graph; it is now a
+    /// parse error that names the missing value.
+    #[test]
+    fn undefined_names_are_errors_not_panics() {
+        let mut proto = pb::ModelProto::decode(&model(false)[..]).unwrap();
+        let g = proto.graph.as_mut().unwrap();
+        g.output.push(tensor_input("laBel", &[-1]));
+        let e = Model::load("m.onnx", &proto.encode_to_vec(), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"laBel\" is produced by no node"), "{e}");
+        let mut proto = pb::ModelProto::decode(&model(false)[..]).unwrap();
+        let g = proto.graph.as_mut().unwrap();
+        g.node[1].input[0] = "nowhere".into();
+        let e = Model::load("m.onnx", &proto.encode_to_vec(), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reads \"nowhere\""), "{e}");
     }
 
     #[test]
