@@ -5,7 +5,13 @@
 use libfuzzer_sys::fuzz_target;
 use mlsecops_model::{LoadOptions, Model};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: {
+    // `Model` turns tract's internal panics into errors (`catch_unwind`
+    // around loading and inference). libfuzzer-sys's hook would abort on
+    // those caught panics, so it is replaced by a silent one: a panic that
+    // escapes `Model` still aborts the target (libFuzzer reports it).
+    std::panic::set_hook(Box::new(|_| {}));
+}, |data: &[u8]| {
     let opts = LoadOptions {
         max_bytes: 1 << 20,
         batch: 4,

@@ -193,6 +193,65 @@ fn tensor_info(v: &pb::ValueInfoProto) -> TensorInfo {
     }
 }
 
+/// Windowed operators (convolutions, pooling) must give their per-axis
+/// attributes consistent lengths: tract indexes them by the kernel's rank
+/// and panicked on a mismatch (found by the fuzzer).
+fn window_attributes(file: &str, n: &pb::NodeProto) -> Result<(), ModelError> {
+    const WINDOWED: [&str; 7] = [
+        "Conv",
+        "ConvTranspose",
+        "ConvInteger",
+        "QLinearConv",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+    ];
+    if !WINDOWED.contains(&n.op_type.as_str()) {
+        return Ok(());
+    }
+    let len = |name: &str| {
+        n.attribute
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.ints.len())
+    };
+    let bad = |message: String| ModelError::Parse {
+        file: file.into(),
+        message: format!("node {:?} ({}): {message}", n.name, n.op_type),
+    };
+    let kernel = len("kernel_shape");
+    if kernel == Some(0) {
+        return Err(bad("empty kernel_shape".into()));
+    }
+    let rank = kernel
+        .or_else(|| len("strides"))
+        .or_else(|| len("dilations"));
+    if let Some(k) = rank {
+        for a in ["strides", "dilations", "output_padding"] {
+            if let Some(l) = len(a).filter(|&l| l != k) {
+                return Err(bad(format!("{a} has {l} values for a {k}-D kernel")));
+            }
+        }
+        if let Some(l) = len("pads").filter(|&l| l != 2 * k) {
+            return Err(bad(format!("pads has {l} values for a {k}-D kernel")));
+        }
+    }
+    for a in &n.attribute {
+        if ["kernel_shape", "strides", "dilations"].contains(&a.name.as_str())
+            && a.ints.iter().any(|&v| v < 1)
+        {
+            return Err(bad(format!(
+                "{} must be positive, not {:?}",
+                a.name, a.ints
+            )));
+        }
+        if a.name == "pads" && a.ints.iter().any(|&v| v < 0) {
+            return Err(bad(format!("pads must not be negative, not {:?}", a.ints)));
+        }
+    }
+    Ok(())
+}
+
 /// Rejects operators tract does not register and tensors with external
 /// data, before tract builds anything.
 fn precheck(
@@ -234,6 +293,7 @@ fn precheck(
         });
     }
     for n in &graph.node {
+        window_attributes(file, n)?;
         if let Some(i) = n.input.iter().find(|i| undefined(i)) {
             return Err(ModelError::Parse {
                 file: file.into(),
@@ -572,7 +632,16 @@ impl Model {
                 message: format!("{e:#}"),
             };
             let t = Tensor::from_shape::<f32>(&shape, chunk).map_err(rt)?;
-            let res = self.plan.run(tvec!(t.into())).map_err(rt)?;
+            // tract has panicking paths for shapes it did not expect; a
+            // hostile model must give an error, never take the caller down.
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.plan.run(tvec!(t.into()))
+            }))
+            .map_err(|_| ModelError::Runtime {
+                file: self.file.clone(),
+                message: "the ONNX runtime failed on this model (internal panic)".into(),
+            })?
+            .map_err(rt)?;
             let o = res[0].cast_to::<f32>().map_err(rt)?;
             let view = o.try_as_plain_ram().map_err(rt)?;
             let vals = view.as_slice::<f32>().map_err(rt)?;
@@ -778,6 +847,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("reads \"nowhere\""), "{e}");
+    }
+
+    #[test]
+    fn window_attributes_must_agree_in_rank() {
+        let ints = |name: &str, v: &[i64]| pb::AttributeProto {
+            name: name.into(),
+            ints: v.to_vec(),
+            ..pb::AttributeProto::default()
+        };
+        let node = |attrs: Vec<pb::AttributeProto>| pb::NodeProto {
+            op_type: "MaxPool".into(),
+            name: "pool".into(),
+            attribute: attrs,
+            ..pb::NodeProto::default()
+        };
+        let ok = node(vec![
+            ints("kernel_shape", &[2, 2]),
+            ints("strides", &[2, 2]),
+            ints("pads", &[0; 4]),
+        ]);
+        assert!(window_attributes("m", &ok).is_ok());
+        for (attrs, words) in [
+            (
+                vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2])],
+                "strides has 1 values",
+            ),
+            (
+                vec![ints("kernel_shape", &[2, 2]), ints("pads", &[1, 1])],
+                "pads has 2 values",
+            ),
+            (vec![ints("kernel_shape", &[0, 2])], "must be positive"),
+            (vec![ints("kernel_shape", &[])], "empty kernel_shape"),
+        ] {
+            let e = window_attributes("m", &node(attrs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(words) && e.contains("\"pool\" (MaxPool)"), "{e}");
+        }
     }
 
     #[test]
