@@ -12,6 +12,8 @@
 //! Attacks so far:
 //! * [`pgd`]: FGSM and PGD (L∞ / L2, random restarts), white-box, for
 //!   models with input gradients ([`Gradient`]).
+//! * [`simba`]: SimBA (Guo et al., ICML 2019) and NES gradient
+//!   estimation (Ilyas et al., ICML 2018; the ZOO family), score-based.
 //! * [`text`]: character and word edits (homoglyphs, invisible
 //!   characters, typos, synonyms) against text classifiers, score-based.
 //! * [`square`]: the Square Attack (Andriushchenko et al., ECCV 2020),
@@ -32,6 +34,7 @@ pub mod boundary;
 pub mod eval;
 pub mod hsj;
 pub mod pgd;
+pub mod simba;
 pub mod square;
 pub mod squeeze;
 pub mod suite;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::boundary::{BoundaryOptions, boundary};
 use crate::hsj::{HsjOptions, hsj};
 use crate::pgd::{PgdOptions, pgd};
+use crate::simba::{ZerothOptions, nes, simba};
 use crate::square::{SquareOptions, square};
 use crate::{AttackError, AttackReport, Gradient, Oracle, ThreatModel};
 
@@ -29,17 +30,21 @@ pub enum AttackKind {
     Square,
     Hsj,
     Boundary,
+    Simba,
+    Nes,
 }
 
 impl AttackKind {
     /// Every attack, in the order `auto` runs them: the strongest cheap
     /// one first, decision-based ones last on what is left.
-    pub const ALL: [AttackKind; 5] = [
+    pub const ALL: [AttackKind; 7] = [
         Self::Pgd,
         Self::Square,
         Self::Hsj,
         Self::Fgsm,
         Self::Boundary,
+        Self::Simba,
+        Self::Nes,
     ];
 
     /// Needs input gradients.
@@ -66,6 +71,8 @@ impl AttackKind {
             Self::Square => "square",
             Self::Hsj => "hsj",
             Self::Boundary => "boundary",
+            Self::Simba => "simba",
+            Self::Nes => "nes",
         }
     }
 }
@@ -227,6 +234,18 @@ pub fn run(
                 ..BoundaryOptions::default()
             },
         ),
+        AttackKind::Simba | AttackKind::Nes => {
+            let opts = ZerothOptions {
+                max_queries: budget.max_queries,
+                seed: budget.seed,
+                ..ZerothOptions::default()
+            };
+            if kind == AttackKind::Simba {
+                simba(target.oracle, x, labels, threat, &opts)
+            } else {
+                nes(target.oracle, x, labels, threat, &opts)
+            }
+        }
         AttackKind::Square => square(
             target.oracle,
             x,

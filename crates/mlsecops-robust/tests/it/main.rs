@@ -6,6 +6,7 @@
 mod augment;
 mod hsj;
 mod pgd;
+mod simba;
 
 use std::path::PathBuf;
 

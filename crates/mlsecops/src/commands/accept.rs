@@ -161,8 +161,8 @@ pub struct AttackArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Attack: fgsm, pgd, square, hsj, boundary, or `auto` (every
-    /// applicable one, in order).
+    /// Attack: fgsm, pgd, square, hsj, boundary, simba, nes, or `auto`
+    /// (every applicable one, in order).
     #[arg(long, default_value = "auto")]
     pub attack: String,
     #[command(flatten)]
