@@ -12,8 +12,12 @@
 //! Attacks so far:
 //! * [`pgd`]: FGSM and PGD (L∞ / L2, random restarts), white-box, for
 //!   models with input gradients ([`Gradient`]).
-//! * [`simba`]: SimBA (Guo et al., ICML 2019) and NES gradient
-//!   estimation (Ilyas et al., ICML 2018; the ZOO family), score-based.
+//! * [`simba`]: SimBA (Guo et al., ICML 2019), score-based, L2 / L∞:
+//!   ±ε steps along random pixel or low-frequency DCT directions, kept
+//!   when they lower the true class's probability.
+//! * [`nes`]: NES gradient estimation (Ilyas et al., ICML 2018; the ZOO
+//!   family), score-based, L2 / L∞: antithetic Gaussian probes estimate
+//!   the loss gradient, which drives projected sign / normalised steps.
 //! * [`text`]: character and word edits (homoglyphs, invisible
 //!   characters, typos, synonyms) against text classifiers, score-based.
 //! * [`square`]: the Square Attack (Andriushchenko et al., ECCV 2020),
@@ -33,6 +37,7 @@ pub mod augment;
 pub mod boundary;
 pub mod eval;
 pub mod hsj;
+pub mod nes;
 pub mod pgd;
 pub mod simba;
 pub mod square;

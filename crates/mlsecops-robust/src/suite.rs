@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use crate::boundary::{BoundaryOptions, boundary};
 use crate::hsj::{HsjOptions, hsj};
+use crate::nes::{NesOptions, nes};
 use crate::pgd::{PgdOptions, pgd};
-use crate::simba::{ZerothOptions, nes, simba};
+use crate::simba::{SimbaOptions, simba};
 use crate::square::{SquareOptions, square};
 use crate::{AttackError, AttackReport, Gradient, Oracle, ThreatModel};
 
@@ -234,18 +235,28 @@ pub fn run(
                 ..BoundaryOptions::default()
             },
         ),
-        AttackKind::Simba | AttackKind::Nes => {
-            let opts = ZerothOptions {
+        AttackKind::Simba => simba(
+            target.oracle,
+            x,
+            labels,
+            threat,
+            &SimbaOptions {
                 max_queries: budget.max_queries,
                 seed: budget.seed,
-                ..ZerothOptions::default()
-            };
-            if kind == AttackKind::Simba {
-                simba(target.oracle, x, labels, threat, &opts)
-            } else {
-                nes(target.oracle, x, labels, threat, &opts)
-            }
-        }
+                ..SimbaOptions::default()
+            },
+        ),
+        AttackKind::Nes => nes(
+            target.oracle,
+            x,
+            labels,
+            threat,
+            &NesOptions {
+                max_queries: budget.max_queries,
+                seed: budget.seed,
+                ..NesOptions::default()
+            },
+        ),
         AttackKind::Square => square(
             target.oracle,
             x,
