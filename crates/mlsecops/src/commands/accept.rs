@@ -226,7 +226,7 @@ pub struct ThreatArgs {
     #[arg(long, default_value_t = 0.1)]
     pub eps: f32,
     /// Valid input range LO,HI (default: the data's min and max).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     pub bounds: Vec<f32>,
     /// Model queries per sample (black-box attacks).
     #[arg(long, default_value_t = 1000)]
@@ -405,17 +405,19 @@ fn with_progress<T>(label: &str, quiet: bool, f: impl FnOnce() -> T) -> T {
     })
 }
 
-fn bounds_of(given: &[f32], x: &[f32]) -> (f32, f32) {
-    if let [lo, hi] = given {
-        return (*lo, *hi);
+fn bounds_of(given: &[f32], x: &[f32]) -> anyhow::Result<(f32, f32)> {
+    match given {
+        [] => {}
+        [lo, hi] => return Ok((*lo, *hi)),
+        other => bail!("--bounds takes LO,HI (two values), got {other:?}"),
     }
     let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if lo.is_finite() && hi.is_finite() {
+    Ok(if lo.is_finite() && hi.is_finite() {
         (lo, hi)
     } else {
         (0.0, 1.0)
-    }
+    })
 }
 
 fn write_out(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
@@ -850,7 +852,7 @@ fn threat_from(
     data: &DataArgs,
 ) -> anyhow::Result<ThreatModel> {
     let norm: Norm = norm.parse().map_err(anyhow::Error::msg)?;
-    let (lo, hi) = bounds_of(bounds, &rows.x);
+    let (lo, hi) = bounds_of(bounds, &rows.x)?;
     Ok(ThreatModel {
         norm,
         eps,

@@ -279,6 +279,44 @@ fn attack_writes_adversarial_examples_that_fool_the_model() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count() - 1, flipped, "{v}");
     assert!(text.starts_with("p0,p1,"));
+    // --bounds takes LO,HI as documented; one value is an error.
+    let r = mlsecops(
+        dir.path(),
+        &[
+            "attack",
+            s(&m),
+            "--data",
+            s(&test),
+            "--label",
+            "label",
+            "--attack",
+            "fgsm",
+            "--limit",
+            "5",
+            "--bounds",
+            "0,1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = mlsecops(
+        dir.path(),
+        &[
+            "attack",
+            s(&m),
+            "--data",
+            s(&test),
+            "--label",
+            "label",
+            "--limit",
+            "5",
+            "--bounds",
+            "0",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("two values"), "{}", r.stderr);
     // Unknown attacks and norms are usage errors that name the choices.
     let r = mlsecops(
         dir.path(),
